@@ -1,0 +1,117 @@
+"""Transformer decoder whose FFNs are S-MoE, routed by the guiding token of the decoder prefix.
+
+An S2T decoder input reads ``[<sop> prev...] <sos> <lang> <task> text...``. The token
+``route_offset`` places after ``<sos>`` (the task token by default) picks the expert through
+``route_tokens`` (e.g. ``<asr>`` -> 0, ``<st_eng>`` -> 1). Teacher-forced training, one-step
+decoding and beam search all carry that prefix, so the route always comes from the tokens
+themselves: in beam search from the forced prefix, per hypothesis.
+"""
+
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+import torch
+from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
+from typeguard import typechecked
+
+from espnet_smoe.smoe_layer import Routing, replace_ffns
+
+
+def read_token_list(token_list: Union[str, Path, List[str]]) -> List[str]:
+    """A token list given as ESPnet does: a list, or a file with one token per line."""
+    if isinstance(token_list, (str, Path)):
+        with open(token_list, encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f]
+    return list(token_list)
+
+
+class SMoETransformerDecoder(TransformerDecoder):
+    """ESPnet's ``TransformerDecoder`` with S-MoE FFNs routed by a token of the prefix.
+
+    Args:
+        vocab_size: Output vocabulary size.
+        encoder_output_size: Attention dimension.
+        token_list: The model's token list (the S-MoE task passes it in).
+        route_tokens: Guiding-token symbol -> expert id; default ``<asr>``: 0, ``<st_eng>``: 1.
+        route_offset: Position of the guiding token counted from ``<sos>`` (2: after the
+            language token).
+        default_expert: Expert for guiding tokens missing from ``route_tokens``; when None such
+            a token is an error.
+        num_experts: Experts per S-MoE FFN.
+        smoe_layers: 0-based indices of the blocks whose FFN is S-MoE; all when omitted.
+        sos_symbol: The start-of-sequence symbol the offset is counted from.
+        **kwargs: Every other ``TransformerDecoder`` argument, unchanged.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        vocab_size: int,
+        encoder_output_size: int,
+        token_list: Union[str, Path, List[str], None] = None,
+        route_tokens: Optional[Dict[str, int]] = None,
+        route_offset: int = 2,
+        default_expert: Optional[int] = None,
+        num_experts: int = 2,
+        smoe_layers: Optional[List[int]] = None,
+        sos_symbol: str = "<sos>",
+        **kwargs,
+    ):
+        if kwargs.get("gradient_checkpoint_layers"):
+            raise ValueError("gradient checkpointing would recompute S-MoE FFNs unrouted")
+        super().__init__(vocab_size, encoder_output_size, **kwargs)
+        if token_list is None:
+            raise ValueError("SMoETransformerDecoder needs the token_list to map route_tokens")
+        tokens = read_token_list(token_list)
+        if len(tokens) != vocab_size:
+            raise ValueError(f"token_list has {len(tokens)} tokens, vocab_size is {vocab_size}")
+        self.route_tokens = dict(route_tokens or {"<asr>": 0, "<st_eng>": 1})
+        for sym, expert in [*self.route_tokens.items(), ("default_expert", default_expert)]:
+            if expert is not None and not 0 <= expert < num_experts:
+                raise ValueError(f"{sym} -> expert {expert}: out of range for {num_experts}")
+        missing = [s for s in [sos_symbol, *self.route_tokens] if s not in tokens]
+        if missing:
+            raise ValueError(f"route symbols {missing} are not in the token list")
+        self.token_list = tokens
+        self.sos = tokens.index(sos_symbol)
+        self.route_offset = route_offset
+        table = torch.full((vocab_size,), -1 if default_expert is None else default_expert)
+        for sym, expert in self.route_tokens.items():
+            table[tokens.index(sym)] = expert
+        self.register_buffer("token_to_expert", table, persistent=False)
+        self.routing = Routing(num_experts)
+        self.smoe_layers = replace_ffns(self.decoders, ["feed_forward"], self.routing, smoe_layers)
+
+    def route_of(self, ys: torch.Tensor) -> torch.Tensor:
+        """Expert id (B,) of each decoder input row ys (B, L), read from its guiding token."""
+        is_sos = ys == self.sos
+        pos = is_sos.int().argmax(1) + self.route_offset  # first <sos> + offset
+        found = is_sos.any(1) & (pos < ys.size(1))
+        token = ys.gather(1, pos.clamp(max=ys.size(1) - 1)[:, None]).squeeze(1)
+        route = self.token_to_expert[token]
+        bad = ~found | (route < 0)
+        if bad.any():  # the only host sync; diagnose the first bad row
+            b = int(bad.nonzero()[0])
+            if not found[b]:
+                raise ValueError(
+                    f"decoder prefix {ys[b].tolist()} has no guiding token at <sos>+"
+                    f"{self.route_offset}"
+                )
+            raise ValueError(
+                f"guiding token '{self.token_list[int(token[b])]}' has no expert; "
+                f"route_tokens are {self.route_tokens} (or set default_expert)"
+            )
+        return route
+
+    def forward(self, hs_pad, hlens, ys_in_pad, ys_in_lens, return_hs=False, return_all_hs=False):
+        with self.routing(self.route_of(ys_in_pad)):
+            return super().forward(hs_pad, hlens, ys_in_pad, ys_in_lens, return_hs, return_all_hs)
+
+    def forward_one_step(
+        self, tgt, tgt_mask, memory, memory_mask=None, *, cache=None, return_hs=False
+    ):
+        """One decoding step; ``score`` and ``batch_score`` (beam search) go through here."""
+        with self.routing(self.route_of(tgt)):
+            return super().forward_one_step(
+                tgt, tgt_mask, memory, memory_mask, cache=cache, return_hs=return_hs
+            )

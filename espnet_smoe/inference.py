@@ -1,0 +1,172 @@
+"""Python inference API: ``Speech2Text`` for S-MoE models, built on ESPnet's beam search.
+
+ESPnet's own S2T ``Speech2Text`` pads every input to OWSM's 30 s window and expects OWSM's
+timestamp tokens; this one decodes speech at its own length. The route is explicit: the
+bandwidth picks the encoder experts, the task token (forced into the decoder prefix
+``<sos> <lang> <task>``) picks the decoder experts.
+"""
+
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from espnet.nets.batch_beam_search import BatchBeamSearch
+from espnet.nets.beam_search import BeamSearch, Hypothesis
+from espnet.nets.scorer_interface import BatchScorerInterface
+from espnet.nets.scorers.ctc import CTCPrefixScorer
+from espnet.nets.scorers.length_bonus import LengthBonus
+from espnet2.text.token_id_converter import TokenIDConverter
+from typeguard import typechecked
+
+from espnet_smoe.bandwidth import bandwidth_id
+from espnet_smoe.tasks import SMoES2TTask
+from espnet_smoe.tokenizer import build_tokenizer
+
+# (text, tokens, token ids, text without special tokens, hypothesis), as ESPnet returns them
+Result = Tuple[Optional[str], List[str], List[int], Optional[str], Hypothesis]
+
+
+class Speech2Text:
+    """Speech -> text with a trained S-MoE (or any ESPnet S2T) model.
+
+    Example:
+        >>> s2t = Speech2Text("exp/s2t/config.yaml", "exp/s2t/valid.acc.ave.pth")
+        >>> text, *_ = s2t(wav, lang_sym="<spa>", task_sym="<st_eng>", bandwidth="nb")[0]
+
+    Args:
+        s2t_train_config: The ``config.yaml`` written by training.
+        s2t_model_file: The model parameters (``*.pth``).
+        device: ``cpu`` or ``cuda``.
+        dtype: ``float32``, ``float16`` or ``bfloat16``.
+        beam_size: Beam width (1 = greedy).
+        ctc_weight: Weight of CTC prefix scoring (ESPnet's joint decoding).
+        penalty: Length bonus per token.
+        maxlenratio: Max output length / encoder length (0: encoder length).
+        minlenratio: Min output length / encoder length.
+        nbest: Hypotheses returned.
+        normalize_length: Rank finished hypotheses by per-token score.
+        lang_sym, task_sym, bandwidth: Defaults for the per-call arguments.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        s2t_train_config: Union[Path, str],
+        s2t_model_file: Union[Path, str, None] = None,
+        device: str = "cpu",
+        dtype: str = "float32",
+        beam_size: int = 5,
+        ctc_weight: float = 0.0,
+        penalty: float = 0.0,
+        maxlenratio: float = 0.0,
+        minlenratio: float = 0.0,
+        nbest: int = 1,
+        normalize_length: bool = False,
+        lang_sym: Optional[str] = None,
+        task_sym: Optional[str] = None,
+        bandwidth: Optional[str] = None,
+    ):
+        model, train_args = SMoES2TTask.build_model_from_file(
+            s2t_train_config, s2t_model_file, device
+        )
+        self.model = model.to(dtype=getattr(torch, dtype)).eval()
+        self.train_args = train_args
+        self.token_list = list(model.token_list)
+        self.converter = TokenIDConverter(self.token_list)
+        self.tokenizer = build_tokenizer(
+            train_args.token_type, train_args.bpemodel, self.token_list
+        )
+        self.beam_search = self._build_beam_search(beam_size, ctc_weight, penalty, normalize_length)
+        self.beam_search.to(device=device, dtype=getattr(torch, dtype)).eval()
+        self.device, self.dtype = device, getattr(torch, dtype)
+        self.maxlenratio, self.minlenratio, self.nbest = maxlenratio, minlenratio, nbest
+        self.lang_sym, self.task_sym, self.bandwidth = lang_sym, task_sym, bandwidth
+
+    def _build_beam_search(self, beam_size, ctc_weight, penalty, normalize_length) -> BeamSearch:
+        model = self.model
+        scorers = dict(decoder=model.decoder, length_bonus=LengthBonus(len(self.token_list)))
+        weights = dict(decoder=1.0 - ctc_weight, length_bonus=penalty)
+        if ctc_weight > 0:
+            scorers["ctc"] = CTCPrefixScorer(ctc=model.ctc, eos=model.eos)
+            weights["ctc"] = ctc_weight
+        search = BeamSearch(
+            scorers=scorers,
+            weights=weights,
+            beam_size=beam_size,
+            vocab_size=len(self.token_list),
+            sos=model.sos,
+            eos=model.eos,
+            token_list=self.token_list,
+            pre_beam_score_key=None if ctc_weight == 1.0 else "full",
+            normalize_length=normalize_length,
+        )
+        if all(isinstance(s, BatchScorerInterface) for s in search.full_scorers.values()):
+            search.__class__ = BatchBeamSearch  # ESPnet's own way to pick the batched search
+        return search
+
+    def _symbol_id(self, sym: Optional[str], what: str) -> int:
+        if sym is None:
+            raise ValueError(f"no {what} given: pass {what}=... (e.g. '<spa>', '<asr>')")
+        if sym not in self.converter.token2id:
+            raise ValueError(f"{what} '{sym}' is not in the model's token list")
+        return self.converter.token2id[sym]
+
+    def prefix(self, lang_sym: Optional[str], task_sym: Optional[str]) -> List[int]:
+        """The forced decoder prefix ``<sos> <lang> <task>``."""
+        return [
+            self.model.sos,
+            self._symbol_id(lang_sym or self.lang_sym, "lang_sym"),
+            self._symbol_id(task_sym or self.task_sym, "task_sym"),
+        ]
+
+    def route(self, bandwidth: Optional[str], batch_size: int = 1) -> Optional[torch.Tensor]:
+        """The encoder route (B,) for a bandwidth label, or None when given none."""
+        label = bandwidth or self.bandwidth
+        if label is None:
+            return None
+        return torch.full((batch_size,), bandwidth_id(label), dtype=torch.long, device=self.device)
+
+    @torch.no_grad()
+    def encode(
+        self, speech: torch.Tensor, lengths: torch.Tensor, route: Optional[torch.Tensor]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) waveforms -> encoder output (B, T', D) and lengths, routed by ``route``."""
+        speech = speech.to(self.device, self.dtype)
+        with self.model.encoder_routing(route, speech.size(0)):
+            enc, enc_lens = self.model.encode(speech, lengths.to(self.device))
+        return (enc[0] if isinstance(enc, tuple) else enc), enc_lens
+
+    @torch.no_grad()
+    @typechecked
+    def __call__(
+        self,
+        speech: Union[torch.Tensor, np.ndarray],
+        lang_sym: Optional[str] = None,
+        task_sym: Optional[str] = None,
+        bandwidth: Optional[str] = None,
+    ) -> List[Result]:
+        """Decode one utterance: (nsamples,) at the training sampling rate (16 kHz here)."""
+        speech = torch.as_tensor(speech)
+        if speech.dim() == 2 and speech.size(1) == 1:
+            speech = speech.squeeze(1)
+        if speech.dim() != 1:
+            raise ValueError(f"expected (nsamples,) mono speech, got {tuple(speech.shape)}")
+        self.beam_search.set_hyp_primer(self.prefix(lang_sym, task_sym))
+        enc, _ = self.encode(
+            speech[None], torch.tensor([speech.numel()]), self.route(bandwidth)
+        )
+        hyps = self.beam_search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
+        return [self._result(h) for h in hyps[: self.nbest]]
+
+    def _result(self, hyp: Hypothesis) -> Result:
+        ids = hyp.yseq.tolist()
+        ids = ids[ids.index(self.model.sos) + 1 :]  # drop [<sop> prev] <sos>
+        if ids and ids[-1] == self.model.eos:
+            ids = ids[:-1]
+        ids = [i for i in ids if i != self.model.blank_id]
+        tokens = self.converter.ids2tokens(ids)
+        plain = [t for t in tokens if not (t.startswith("<") and t.endswith(">"))]
+        if self.tokenizer is None:
+            return None, tokens, ids, None, hyp
+        return self.tokenizer.tokens2text(tokens), tokens, ids, self.tokenizer.tokens2text(plain), hyp

@@ -1,0 +1,83 @@
+"""The S-MoE speech-to-text model: ESPnet's S2T model plus an utterance-level bandwidth input.
+
+The data loader delivers ``bandwidth`` (B, 1): the expert id of each utterance's ``utt2bw``
+label (see :mod:`espnet_smoe.bandwidth`). The model binds it as the encoder's route around
+ESPnet's own forward; the decoder routes itself from its prefix. Everything else (CTC, attention
+loss, label smoothing, statistics) is ESPnet's.
+"""
+
+from contextlib import nullcontext
+from typing import Dict, Optional, Tuple
+
+import torch
+from espnet2.s2t.espnet_model import ESPnetS2TModel
+
+from espnet_smoe.bandwidth import BANDWIDTHS
+
+
+class SMoES2TModel(ESPnetS2TModel):
+    """``ESPnetS2TModel`` whose encoder is routed by each utterance's bandwidth.
+
+    Training statistics gain, per S-MoE stack, the share of the batch's utterances each expert
+    received (``enc_wb``, ``enc_nb``, ``dec_e0``, ...). ESPnet averages statistics weighted by
+    batch size, so the epoch figure is the share over the whole epoch; times the number of
+    utterances it is the count.
+    """
+
+    def forward(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        text_prev: torch.Tensor,
+        text_prev_lengths: torch.Tensor,
+        text_ctc: torch.Tensor,
+        text_ctc_lengths: torch.Tensor,
+        bandwidth: Optional[torch.Tensor] = None,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        """ESPnetS2TModel.forward, with ``bandwidth`` (B, 1) routing the encoder."""
+        kwargs.pop("bandwidth_lengths", None)
+        with self.encoder_routing(bandwidth, speech.size(0)):
+            loss, stats, weight = super().forward(
+                speech,
+                speech_lengths,
+                text,
+                text_lengths,
+                text_prev,
+                text_prev_lengths,
+                text_ctc,
+                text_ctc_lengths,
+                **kwargs,
+            )
+        stats.update(self._route_shares(loss.device))
+        return loss, stats, weight
+
+    def encoder_routing(self, bandwidth: Optional[torch.Tensor], batch_size: int):
+        """Context binding the encoder route; a no-op for a dense encoder."""
+        routing = getattr(self.encoder, "routing", None)
+        if routing is None:
+            return nullcontext()
+        if bandwidth is None:
+            raise ValueError(
+                "the S-MoE encoder routes by bandwidth, but none was given: add the data's "
+                "utt2bw (`--*_data_path_and_name_and_type <dir>/utt2bw,bandwidth,text`), "
+                "or pass bandwidth='wb'|'nb' to Speech2Text"
+            )
+        route = bandwidth.reshape(-1).long()
+        if route.numel() != batch_size:
+            raise ValueError(f"bandwidth has {route.numel()} entries for {batch_size} utterances")
+        return routing(route)
+
+    def _route_shares(self, device: torch.device) -> Dict[str, torch.Tensor]:
+        shares = {}
+        for stack, module, labels in (("enc", self.encoder, BANDWIDTHS), ("dec", self.decoder, ())):
+            counts = getattr(getattr(module, "routing", None), "last_counts", None)
+            if counts is None:
+                continue
+            total = max(sum(counts), 1)
+            for e, count in enumerate(counts):
+                name = labels[e] if e < len(labels) else f"e{e}"
+                shares[f"{stack}_{name}"] = torch.tensor(count / total, device=device)
+        return shares

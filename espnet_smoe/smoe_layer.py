@@ -1,0 +1,166 @@
+"""Supervised Mixture-of-Experts feed-forward layer.
+
+Each utterance is sent, whole, to exactly one of N expert FFNs. The expert is chosen by a fixed
+rule outside the layer (bandwidth in the encoder, task token in the decoder), never by a gate.
+
+ESPnet's encoder and decoder layers call ``self.feed_forward(x)`` with the hidden states alone.
+Rather than copy their forward code to thread a route through, the owning encoder or decoder
+binds the per-utterance route to a :class:`Routing` object for the span of its forward pass,
+and every S-MoE FFN of that stack reads it. The grouping of batch rows by expert is computed
+once per forward (one host sync) and reused by every layer.
+"""
+
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import torch
+from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
+    PositionwiseFeedForward,
+)
+
+# (expert, batch rows routed to it); rows is None when the expert takes the whole batch.
+Group = Tuple[int, Optional[torch.Tensor]]
+
+
+class Routing:
+    """The expert choice of the forward pass in progress, shared by the S-MoE FFNs of one stack."""
+
+    def __init__(self, num_experts: int):
+        if num_experts < 1:
+            raise ValueError(f"num_experts must be >= 1, got {num_experts}")
+        self.num_experts = num_experts
+        self._groups: Optional[List[Group]] = None
+        # Utterances per expert in the last routed forward, for training statistics.
+        self.last_counts: Optional[List[int]] = None
+
+    @contextmanager
+    def __call__(self, route: torch.Tensor) -> Iterator[None]:
+        """Bind ``route`` (B,) of expert ids for the duration of the ``with`` block."""
+        if route.dim() != 1 or route.dtype not in (torch.int32, torch.int64):
+            raise ValueError(
+                f"route must be a 1-D integer tensor (B,), got {route.dtype} {tuple(route.shape)}"
+            )
+        # One host sync: slot 0 counts negative ids, slots 1..N the experts, more slots = too large.
+        counts = torch.bincount(route.long().clamp(min=-1) + 1, minlength=self.num_experts + 1)
+        negative, *counts = counts.tolist()
+        if negative or len(counts) > self.num_experts:
+            raise ValueError(
+                f"route ids must lie in [0, {self.num_experts}), got {route.tolist()}"
+            )
+        outer = self._groups
+        self._groups = self._group(route, counts)
+        self.last_counts = counts
+        try:
+            yield
+        finally:
+            self._groups = outer
+
+    @staticmethod
+    def _group(route: torch.Tensor, counts: Sequence[int]) -> List[Group]:
+        used = [e for e, c in enumerate(counts) if c > 0]
+        if len(used) <= 1:  # single-task / single-bandwidth batch: no gather, no scatter
+            return [(used[0] if used else 0, None)]
+        order = torch.argsort(route, stable=True)
+        return list(zip(used, torch.split(order, [counts[e] for e in used])))
+
+    @property
+    def groups(self) -> List[Group]:
+        if self._groups is None:
+            if self.num_experts == 1:
+                return [(0, None)]
+            raise RuntimeError(
+                "S-MoE FFN called without a route: bind one with `with stack.routing(route):` "
+                "(the S-MoE model does this from the `bandwidth` input)"
+            )
+        return self._groups
+
+
+class SMoEFeedForward(torch.nn.Module):
+    """N position-wise FFN experts (ESPnet's ``PositionwiseFeedForward``), one per utterance.
+
+    Each expert runs only on the rows routed to it (gather, expert, scatter back), so an expert
+    that receives no rows costs nothing and gets no gradient from that batch.
+
+    Args:
+        idim: Input and output dimension.
+        hidden_units: Hidden dimension of each expert.
+        dropout_rate: Dropout inside each expert.
+        routing: The route holder of the owning encoder or decoder.
+        activation: Activation module, shared by the experts (it has no parameters).
+    """
+
+    def __init__(
+        self,
+        idim: int,
+        hidden_units: int,
+        dropout_rate: float,
+        routing: Routing,
+        activation: torch.nn.Module = torch.nn.ReLU(),
+    ):
+        super().__init__()
+        self.routing = routing
+        self.experts = torch.nn.ModuleList(
+            PositionwiseFeedForward(idim, hidden_units, dropout_rate, activation)
+            for _ in range(routing.num_experts)
+        )
+
+    @classmethod
+    def like(cls, dense: PositionwiseFeedForward, routing: Routing) -> "SMoEFeedForward":
+        """An S-MoE layer with experts shaped like ``dense`` (fresh weights)."""
+        if not isinstance(dense, PositionwiseFeedForward):
+            raise TypeError(
+                f"S-MoE replaces ESPnet's PositionwiseFeedForward, got {type(dense).__name__} "
+                "(use positionwise_layer_type: linear)"
+            )
+        return cls(
+            dense.w_1.in_features,
+            dense.w_1.out_features,
+            dense.dropout.p,
+            routing,
+            dense.activation,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, D) -> (B, T, D); row b goes through the expert its route names."""
+        groups = self.routing.groups
+        if groups[0][1] is None:
+            return self.experts[groups[0][0]](x)
+        out = x.new_empty(x.shape)
+        for expert, rows in groups:
+            # rows: (B_e,) -> x_e: (B_e, T, D)
+            out.index_copy_(0, rows, self.experts[expert](x.index_select(0, rows)))
+        return out
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Accept a dense FFN's weights (``w_1.*``, ``w_2.*``) and copy them into every expert.
+
+        This makes N=1 a drop-in for a dense checkpoint and lets N>1 start from one ("upcycling").
+        """
+        for name in ("w_1.weight", "w_1.bias", "w_2.weight", "w_2.bias"):
+            dense = state_dict.pop(prefix + name, None)
+            if dense is not None:
+                for e in range(len(self.experts)):
+                    state_dict.setdefault(f"{prefix}experts.{e}.{name}", dense)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def replace_ffns(
+    layers: Sequence[torch.nn.Module],
+    attrs: Sequence[str],
+    routing: Routing,
+    smoe_layers: Optional[Sequence[int]],
+) -> List[int]:
+    """Swap the dense FFNs ``layer.<attr>`` of the chosen layers (all when None) for S-MoE ones.
+
+    Returns the indices of the layers that became S-MoE.
+    """
+    chosen = list(range(len(layers))) if smoe_layers is None else sorted(set(smoe_layers))
+    bad = [i for i in chosen if not 0 <= i < len(layers)]
+    if bad:
+        raise ValueError(f"smoe_layers {bad} out of range for {len(layers)} layers")
+    for i in chosen:
+        for attr in attrs:
+            dense = getattr(layers[i], attr, None)
+            if dense is not None:
+                setattr(layers[i], attr, SMoEFeedForward.like(dense, routing))
+    return chosen

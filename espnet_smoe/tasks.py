@@ -1,0 +1,84 @@
+"""The S-MoE speech-to-text task: ESPnet's ``S2TTask`` with the S-MoE classes as choices.
+
+``S2TTask.build_model`` and ``build_preprocess_fn`` look classes up in ``espnet2.tasks.s2t``'s
+module-level ``ClassChoices`` registries. Adding the S-MoE classes there, rather than copying
+those methods, keeps every stock choice (``transformer``, ``conformer``, ``espnet``, ``s2t``, ...)
+working in the same configs:
+
+====================  =======================================================
+``--model``           ``smoe`` (:class:`~espnet_smoe.model.SMoES2TModel`)
+``--encoder``         ``smoe_transformer``, ``smoe_conformer``
+``--decoder``         ``smoe_transformer``
+``--preprocessor``    ``smoe_s2t`` (variable-length speech, ``bbpe``, ``utt2bw``)
+``--token_type``      ``bbpe`` in addition to ESPnet's types
+====================  =======================================================
+"""
+
+import argparse
+import copy
+import logging
+from typing import Callable, Collection, Dict, List, Tuple
+
+import numpy as np
+import torch
+from espnet2.tasks import s2t
+from espnet2.tasks.s2t import S2TTask
+from espnet2.train.collate_fn import CommonCollateFn
+
+from espnet_smoe.decoder import SMoETransformerDecoder, read_token_list
+from espnet_smoe.encoder import SMoEConformerEncoder, SMoETransformerEncoder
+from espnet_smoe.model import SMoES2TModel
+from espnet_smoe.preprocessor import SMoES2TPreprocessor
+
+s2t.model_choices.classes["smoe"] = SMoES2TModel
+s2t.encoder_choices.classes["smoe_transformer"] = SMoETransformerEncoder
+s2t.encoder_choices.classes["smoe_conformer"] = SMoEConformerEncoder
+s2t.decoder_choices.classes["smoe_transformer"] = SMoETransformerDecoder
+s2t.preprocessor_choices.classes["smoe_s2t"] = SMoES2TPreprocessor
+
+BANDWIDTH = "bandwidth"
+
+
+class SMoES2TTask(S2TTask):
+    """S2T with S-MoE encoder/decoder, a ``bandwidth`` input and BBPE tokens."""
+
+    @classmethod
+    def add_task_arguments(cls, parser: argparse.ArgumentParser):
+        super().add_task_arguments(parser)
+        # argparse offers no public way to extend an option's choices.
+        parser._option_string_actions["--token_type"].choices.append("bbpe")
+        parser.set_defaults(
+            model="smoe",
+            preprocessor="smoe_s2t",
+            token_type="bbpe",
+            # An expert idle in a batch (single-task batches) has no gradient: tell DDP.
+            unused_parameters=True,
+        )
+
+    @classmethod
+    def build_collate_fn(cls, args: argparse.Namespace, train: bool) -> Callable[
+        [Collection[Tuple[str, Dict[str, np.ndarray]]]],
+        Tuple[List[str], Dict[str, torch.Tensor]],
+    ]:
+        # bandwidth is one id per utterance: no padding, no *_lengths
+        return CommonCollateFn(float_pad_value=0.0, int_pad_value=-1, not_sequence=[BANDWIDTH])
+
+    @classmethod
+    def optional_data_names(cls, train: bool = True, inference: bool = False) -> Tuple[str, ...]:
+        return (*super().optional_data_names(train, inference), BANDWIDTH)
+
+    @classmethod
+    def build_model(cls, args: argparse.Namespace) -> SMoES2TModel:
+        """S2TTask.build_model; the S-MoE decoder also receives the token list (to map its
+        guiding tokens) without it being written into ``decoder_conf`` of config.yaml."""
+        args.token_list = read_token_list(args.token_list)
+        decoder = getattr(args, "decoder", None)
+        if decoder is None or not issubclass(
+            s2t.decoder_choices.get_class(decoder), SMoETransformerDecoder
+        ):
+            return super().build_model(args)
+        build_args = copy.copy(args)
+        build_args.decoder_conf = {**args.decoder_conf, "token_list": args.token_list}
+        model = super().build_model(build_args)
+        logging.info(f"S-MoE decoder routes: {model.decoder.route_tokens}")
+        return model

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Debian packages the embedded corpus (egs2/mini_es_en) is built from: espeak-ng speaks,
+# Apertium translates, fortunes-es supplies the Spanish sentences. Installs what is missing.
+set -euo pipefail
+
+missing=()
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v apertium >/dev/null || missing+=(apertium)
+[ -d /usr/share/apertium/modes ] && ls /usr/share/apertium/modes/spa-eng.mode >/dev/null 2>&1 \
+    || missing+=(apertium-eng-spa)
+ls /usr/share/games/fortunes/es/*.u8 >/dev/null 2>&1 || missing+=(fortunes-es)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "system packages: all present"
+    exit 0
+fi
+echo "system packages missing: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "error: run as root, or install them yourself: apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
