@@ -152,10 +152,15 @@ class Speech2Text:
             speech = speech.squeeze(1)
         if speech.dim() != 1:
             raise ValueError(f"expected (nsamples,) mono speech, got {tuple(speech.shape)}")
-        self.beam_search.set_hyp_primer(self.prefix(lang_sym, task_sym))
-        enc, _ = self.encode(
-            speech[None], torch.tensor([speech.numel()]), self.route(bandwidth)
-        )
+        return self.decode(speech, self.route(bandwidth), self.prefix(lang_sym, task_sym))
+
+    @torch.no_grad()
+    def decode(
+        self, speech: torch.Tensor, route: Optional[torch.Tensor], prefix: List[int]
+    ) -> List[Result]:
+        """Beam search for one (nsamples,) waveform under an explicit route and prefix."""
+        self.beam_search.set_hyp_primer(prefix)
+        enc, _ = self.encode(speech[None], torch.tensor([speech.numel()]), route)
         hyps = self.beam_search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
         return [self._result(h) for h in hyps[: self.nbest]]
 

@@ -131,6 +131,12 @@ class SMoEFeedForward(torch.nn.Module):
             out.index_copy_(0, rows, self.experts[expert](x.index_select(0, rows)))
         return out
 
+    def inactive_parameters(self, expert: int) -> int:
+        """Parameters an utterance routed to ``expert`` leaves unused (the other experts)."""
+        return sum(
+            p.numel() for e, m in enumerate(self.experts) if e != expert for p in m.parameters()
+        )
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Accept a dense FFN's weights (``w_1.*``, ``w_2.*``) and copy them into every expert.
 

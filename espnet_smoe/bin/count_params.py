@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Count the parameters of the model a training config builds: in total, and active per route.
+
+A route is one (bandwidth, task) pair, e.g. ``nb/transcribe``: the encoder experts its bandwidth
+picks and the decoder experts its task token picks. Active counts leave out the CTC head, whose
+share is reported on its own (``ctc``), so they compare directly with attention-only models such
+as the paper's; the total includes it.
+
+Usage:
+    python -m espnet_smoe.bin.count_params conf/paper/encdec_smoe.yaml --vocab_size 40000
+    python -m espnet_smoe.bin.count_params exp/s2t_mini_encdec_smoe/config.yaml --json
+"""
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+from espnet_smoe.bandwidth import BANDWIDTHS
+from espnet_smoe.tasks import SMoES2TTask
+from espnet_smoe.tokenizer import S2T_SPECIALS
+
+
+def task_name(symbol: str, all_symbols: List[str]) -> str:
+    """``<asr>`` -> transcribe, ``<st_eng>`` -> translate (translate_eng if several targets)."""
+    bare = symbol.strip("<>")
+    if bare == "asr":
+        return "transcribe"
+    if bare.startswith("st_"):
+        several = sum(s.startswith("<st_") for s in all_symbols) > 1
+        return f"translate_{bare[3:]}" if several else "translate"
+    return bare
+
+
+def synthetic_token_list(config: dict, vocab_size: int) -> List[str]:
+    """Specials, the decoder's guiding tokens, then filler pieces up to ``vocab_size``."""
+    routes = (config.get("decoder_conf") or {}).get("route_tokens") or {}
+    specials = list(dict.fromkeys([*S2T_SPECIALS, "<spa>", "<asr>", "<st_eng>", *routes]))
+    if vocab_size < len(specials):
+        raise ValueError(f"--vocab_size {vocab_size} is smaller than the {len(specials)} specials")
+    return specials + [f"piece{i}" for i in range(vocab_size - len(specials))]
+
+
+def build_model(config_path: Path, token_list: Optional[str], vocab_size: Optional[int]):
+    """The model of a training config (task defaults + YAML) or of an exp's full config.yaml."""
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    args = SMoES2TTask.get_parser().parse_args([])
+    vars(args).update(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        if token_list is None and vocab_size is not None:
+            token_list = str(Path(tmp) / "tokens.txt")
+            Path(token_list).write_text("\n".join(synthetic_token_list(config, vocab_size)))
+        if token_list is not None:
+            args.token_list = token_list
+        elif not config.get("token_list"):
+            raise SystemExit(f"{config_path} has no token_list: pass --token_list or --vocab_size")
+        return SMoES2TTask.build_model(args)
+
+
+def count(model) -> Dict:
+    """{"total": n, "active": {route: n, ..., "ctc": n}} for an (S-MoE) S2T model."""
+    total = sum(p.numel() for p in model.parameters())
+    ctc = sum(p.numel() for p in model.ctc.parameters()) if model.ctc is not None else 0
+    enc_routing = getattr(model.encoder, "routing", None)
+    bandwidths = BANDWIDTHS[: enc_routing.num_experts] if enc_routing else BANDWIDTHS
+    route_tokens = getattr(model.decoder, "route_tokens", None) or {"<asr>": 0, "<st_eng>": 0}
+    active = {}
+    for (enc_expert, bw), (symbol, dec_expert) in itertools.product(
+        enumerate(bandwidths), route_tokens.items()
+    ):
+        inactive = sum(
+            m.inactive_parameters(enc_expert if name.startswith("encoder.") else dec_expert)
+            for name, m in model.named_modules()
+            if hasattr(m, "inactive_parameters")
+        )
+        active[f"{bw}/{task_name(symbol, list(route_tokens))}"] = total - ctc - inactive
+    active["ctc"] = ctc
+    return {"total": total, "active": active}
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("config", type=Path, help="training config (YAML) or an exp's config.yaml")
+    parser.add_argument("--token_list", help="token list file (else the config's)")
+    parser.add_argument("--vocab_size", type=int, help="count with a synthetic list of this size")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main(cmd=None):
+    args = get_parser().parse_args(cmd)
+    model = build_model(args.config, args.token_list, args.vocab_size)
+    counts = count(model)
+    if args.json:
+        print(json.dumps(counts))
+        return
+    vocab = len(model.token_list)
+    print(f"{args.config} (vocabulary {vocab})")
+    print(f"  {'total (incl. CTC head)':<28}{counts['total']:>14,}  {counts['total'] / 1e6:8.2f}M")
+    for route, n in counts["active"].items():
+        label = "CTC head" if route == "ctc" else f"active {route}"
+        print(f"  {label:<28}{n:>14,}  {n / 1e6:8.2f}M")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Decode a data directory with an S-MoE model; ESPnet's ``s2t_inference`` interface and outputs.
+
+Writes ``<output_dir>/<n>best_recog/{text,text_nospecial,token,token_int,score}``. The encoder
+route comes from the data's ``utt2bw`` (or ``--bandwidth`` for the whole set), the decoder route
+from ``--task_sym``. Speech is decoded at its own length (no 30 s padding).
+
+Usage (one job; the recipe's stage 8 runs ``--nj`` of them on split key files):
+    python -m espnet_smoe.bin.s2t_inference \
+        --s2t_train_config exp/s2t/config.yaml --s2t_model_file exp/s2t/valid.acc.ave.pth \
+        --data_path_and_name_and_type dump/raw/test_nb/wav.scp,speech,kaldi_ark \
+        --data_path_and_name_and_type dump/raw/test_nb/utt2bw,bandwidth,text \
+        --lang_sym '<spa>' --task_sym '<st_eng>' --output_dir exp/s2t/decode/test_nb_st_eng
+"""
+
+import argparse
+import logging
+import sys
+
+import torch
+from espnet.nets.beam_search import Hypothesis
+from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
+from espnet.utils.cli_utils import get_commandline_args
+from espnet2.fileio.datadir_writer import DatadirWriter
+from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
+from espnet2.utils import config_argparse
+from espnet2.utils.types import str2triple_str, str_or_none
+from tqdm import tqdm
+
+from espnet_smoe.inference import Speech2Text
+from espnet_smoe.tasks import SMoES2TTask
+
+
+def count_keys(path: str) -> int:
+    with open(path, encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def inference(args: argparse.Namespace):
+    if args.batch_size != 1:
+        raise NotImplementedError("batch decoding is not supported yet: use --batch_size 1")
+    device = "cuda" if args.ngpu > 0 else "cpu"
+    set_all_random_seed(args.seed)
+    s2t = Speech2Text(
+        args.s2t_train_config,
+        args.s2t_model_file,
+        device=device,
+        dtype=args.dtype,
+        beam_size=args.beam_size,
+        ctc_weight=args.ctc_weight,
+        penalty=args.penalty,
+        maxlenratio=args.maxlenratio,
+        minlenratio=args.minlenratio,
+        nbest=args.nbest,
+        normalize_length=args.normalize_length,
+    )
+    prefix = s2t.prefix(args.lang_sym, args.task_sym)
+    loader = SMoES2TTask.build_streaming_iterator(
+        args.data_path_and_name_and_type,
+        dtype=args.dtype,
+        batch_size=1,
+        key_file=args.key_file,
+        num_workers=args.num_workers,
+        preprocess_fn=SMoES2TTask.build_preprocess_fn(s2t.train_args, False),
+        collate_fn=SMoES2TTask.build_collate_fn(s2t.train_args, False),
+        inference=True,
+    )
+    total = count_keys(args.key_file or args.data_path_and_name_and_type[0][0])
+    with DatadirWriter(args.output_dir) as writer:
+        for keys, batch in tqdm(loader, total=total, desc=args.output_dir, mininterval=5):
+            key = keys[0]
+            bandwidth = batch.get("bandwidth")
+            route = bandwidth.view(-1).to(device) if bandwidth is not None else s2t.route(args.bandwidth)
+            try:
+                results = s2t.decode(batch["speech"][0], route, prefix)
+            except TooShortUttError as e:  # kept as an empty hypothesis, scored as deletions
+                logging.warning(f"{key}: {e}; writing an empty hypothesis")
+                empty = Hypothesis(score=float("-inf"), scores={}, states={}, yseq=torch.tensor([]))
+                results = [("", [], [], "", empty)]
+            for n, (text, tokens, token_int, text_nospecial, hyp) in enumerate(results, 1):
+                best = writer[f"{n}best_recog"]
+                best["token"][key] = " ".join(tokens)
+                best["token_int"][key] = " ".join(map(str, token_int))
+                best["score"][key] = str(float(hyp.score))
+                if text is not None:
+                    best["text"][key] = text
+                    best["text_nospecial"][key] = text_nospecial
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = config_argparse.ArgumentParser(
+        description="S-MoE speech-to-text decoding",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--log_level", default="INFO", help="logging level")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--ngpu", type=int, default=0, help="0: CPU")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype", default="float32", choices=["float16", "bfloat16", "float32"])
+    parser.add_argument("--num_workers", type=int, default=1)
+    group = parser.add_argument_group("Input data")
+    group.add_argument("--data_path_and_name_and_type", type=str2triple_str, required=True,
+                       action="append", help="speech (and bandwidth) inputs, as in training")
+    group.add_argument("--key_file", type=str_or_none, help="decode only these utterances")
+    group = parser.add_argument_group("Model")
+    group.add_argument("--s2t_train_config", required=True)
+    group.add_argument("--s2t_model_file", required=True)
+    group = parser.add_argument_group("Beam search")
+    group.add_argument("--batch_size", type=int, default=1)
+    group.add_argument("--nbest", type=int, default=1)
+    group.add_argument("--beam_size", type=int, default=5)
+    group.add_argument("--penalty", type=float, default=0.0, help="length bonus per token")
+    group.add_argument("--maxlenratio", type=float, default=0.0)
+    group.add_argument("--minlenratio", type=float, default=0.0)
+    group.add_argument("--ctc_weight", type=float, default=0.0)
+    group.add_argument("--normalize_length", type=lambda x: x.lower() == "true", default=False)
+    group = parser.add_argument_group("Route")
+    group.add_argument("--lang_sym", required=True, help="source language token, e.g. <spa>")
+    group.add_argument("--task_sym", required=True, help="task token, e.g. <asr> or <st_eng>")
+    group.add_argument("--bandwidth", choices=["wb", "nb"],
+                       help="bandwidth of every utterance when the data has no utt2bw")
+    return parser
+
+
+def main(cmd=None):
+    print(get_commandline_args(), file=sys.stderr)
+    args = get_parser().parse_args(cmd)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
+    )
+    # "<" and ">" are awkward on command lines: accept "spa" for "<spa>"
+    args.lang_sym = f"<{args.lang_sym.strip('<>')}>"
+    args.task_sym = f"<{args.task_sym.strip('<>')}>"
+    inference(args)
+
+
+if __name__ == "__main__":
+    main()

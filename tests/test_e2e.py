@@ -1,0 +1,127 @@
+"""End to end through the command-line entry points: collect stats, train two steps, decode.
+
+Runs on a generated tiny corpus (tests/tiny_corpus.py), so it checks plumbing, not accuracy.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import yaml
+
+from tiny_corpus import write_tiny_corpus
+
+pytestmark = pytest.mark.slow
+FIELDS = [("wav.scp", "speech", "sound"), ("text", "text", "text"), ("text.ctc", "text_ctc", "text"),
+          ("text.prev", "text_prev", "text"), ("utt2bw", "bandwidth", "text")]
+
+
+def run(*args: str, cwd: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, f"{' '.join(args[:1])} failed:\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def data_args(data: Path, *, stats: Path = None) -> list:
+    args = []
+    for split in ("train", "valid"):
+        for path, name, kind in FIELDS:
+            args += [f"--{split}_data_path_and_name_and_type", f"{data / path},{name},{kind}"]
+        shapes = [data / "wav.scp"] if stats is None else [
+            stats / split / "speech_shape", stats / split / "text_shape"]
+        for shape in shapes:
+            args += [f"--{split}_shape_file", str(shape)]
+    return args
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    corpus = write_tiny_corpus(root)
+    common = ["--config", str(corpus["config"]), "--token_list", str(corpus["token_list"]),
+              "--bpemodel", str(corpus["bpemodel"]), "--num_att_plot", "0"]
+    train = "espnet_smoe.bin.s2t_train"
+    run(train, *common, *data_args(corpus["data"]), "--collect_stats", "true",
+        "--output_dir", str(root / "stats"), cwd=root)
+    run(train, *common, *data_args(corpus["data"], stats=root / "stats"),
+        "--fold_length", "80000", "--fold_length", "150", "--output_dir", str(root / "exp"),
+        cwd=root)
+    return root, corpus
+
+
+def train_stats(exp: Path) -> dict:
+    """The last epoch's training statistics from ESPnet's reporter state."""
+    import torch
+
+    reporter = torch.load(exp / "checkpoint.pth", weights_only=False)["reporter"]
+    stats = reporter["stats"][max(reporter["stats"])]["train"]
+    return {k: float(v) for k, v in stats.items() if isinstance(v, (int, float))}
+
+
+def test_training_writes_checkpoint_and_route_statistics(trained):
+    root, _ = trained
+    exp = root / "exp"
+    assert (exp / "valid.loss.best.pth").exists()
+    config = yaml.safe_load((exp / "config.yaml").read_text())
+    assert config["model"] == "smoe" and config["token_type"] == "bbpe"
+    assert "token_list" not in config["decoder_conf"]  # passed at build time, not persisted
+    stats = train_stats(exp)
+    for key in ("enc_wb", "enc_nb", "dec_e0", "dec_e1"):
+        assert key in stats, f"{key} missing from training statistics {sorted(stats)}"
+    assert stats["enc_wb"] + stats["enc_nb"] == pytest.approx(1.0)
+    assert stats["dec_e0"] + stats["dec_e1"] == pytest.approx(1.0)
+
+
+def test_speech2text_decodes_under_each_route(trained):
+    from espnet_smoe import Speech2Text
+
+    root, corpus = trained
+    s2t = Speech2Text(root / "exp/config.yaml", root / "exp/valid.loss.best.pth",
+                      beam_size=2, maxlenratio=0.3)
+    wav, _ = sf.read(corpus["data"] / "wav/utt0.wav")
+    for task in ("<asr>", "<st_eng>"):
+        for bandwidth in ("wb", "nb"):
+            text, tokens, ids, text_nospecial, hyp = s2t(
+                wav, lang_sym="<spa>", task_sym=task, bandwidth=bandwidth)[0]
+            assert tokens[:2] == ["<spa>", task]  # the forced prefix
+            assert text.startswith(f"<spa>{task}") and "<" not in text_nospecial[:1]
+            assert s2t.model.encoder.routing.last_counts[("wb", "nb").index(bandwidth)] == 1
+    with pytest.raises(ValueError, match="'<eng>'"):
+        s2t(wav, lang_sym="<spa>", task_sym="<eng>", bandwidth="wb")
+    with pytest.raises(ValueError, match="'xb'"):
+        s2t(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="xb")
+
+
+def test_inference_cli_writes_espnet_outputs(trained):
+    root, corpus = trained
+    out = root / "decode"
+    run("espnet_smoe.bin.s2t_inference", "--s2t_train_config", str(root / "exp/config.yaml"),
+        "--s2t_model_file", str(root / "exp/valid.loss.best.pth"),
+        "--data_path_and_name_and_type", f"{corpus['data'] / 'wav.scp'},speech,sound",
+        "--data_path_and_name_and_type", f"{corpus['data'] / 'utt2bw'},bandwidth,text",
+        "--lang_sym", "spa", "--task_sym", "asr", "--beam_size", "1", "--maxlenratio", "0.3",
+        "--output_dir", str(out), cwd=root)
+    keys = [line.split()[0] for line in (corpus["data"] / "wav.scp").read_text().splitlines()]
+    for name in ("text", "token", "token_int", "score"):
+        lines = (out / "1best_recog" / name).read_text().splitlines()
+        assert sorted(line.split(maxsplit=1)[0] for line in lines) == sorted(keys)
+
+
+def test_count_params_reports_total_and_active_routes(trained):
+    root, corpus = trained
+    counts = json.loads(run("espnet_smoe.bin.count_params", str(root / "exp/config.yaml"),
+                            "--json", cwd=root))
+    routes = {"wb/transcribe", "wb/translate", "nb/transcribe", "nb/translate", "ctc"}
+    assert set(counts["active"]) == routes
+    # every S-MoE FFN here has 2 experts: active = total - CTC - one expert per S-MoE FFN
+    config = yaml.safe_load(corpus["config"].read_text())
+    d, ffn = config["encoder_conf"]["output_size"], config["encoder_conf"]["linear_units"]
+    n_ffns = config["encoder_conf"]["num_blocks"] + config["decoder_conf"]["num_blocks"]
+    expert = 2 * d * ffn + ffn + d
+    for route in routes - {"ctc"}:
+        assert counts["active"][route] == counts["total"] - counts["active"]["ctc"] - n_ffns * expert
