@@ -59,6 +59,8 @@ def build_model(config_path: Path, token_list: Optional[str], vocab_size: Option
             args.token_list = token_list
         elif not config.get("token_list"):
             raise SystemExit(f"{config_path} has no token_list: pass --token_list or --vocab_size")
+        if args.normalize == "global_mvn" and "stats_file" not in args.normalize_conf:
+            args.normalize = None  # its stats come from the recipe; it has no parameters
         return SMoES2TTask.build_model(args)
 
 
@@ -99,11 +101,12 @@ def main(cmd=None):
     if args.json:
         print(json.dumps(counts))
         return
-    vocab = len(model.token_list)
-    print(f"{args.config} (vocabulary {vocab})")
-    print(f"  {'total (incl. CTC head)':<28}{counts['total']:>14,}  {counts['total'] / 1e6:8.2f}M")
-    for route, n in counts["active"].items():
-        label = "CTC head" if route == "ctc" else f"active {route}"
+    ctc = counts["active"]["ctc"]
+    print(f"{args.config} (vocabulary {len(model.token_list)})")
+    rows = [("total", counts["total"]), ("total without CTC head", counts["total"] - ctc)]
+    rows += [(f"active {route}", n) for route, n in counts["active"].items() if route != "ctc"]
+    rows += [("CTC head", ctc)]
+    for label, n in rows:
         print(f"  {label:<28}{n:>14,}  {n / 1e6:8.2f}M")
 
 
