@@ -83,6 +83,20 @@ class Speech2Text:
         self.maxlenratio, self.minlenratio, self.nbest = maxlenratio, minlenratio, nbest
         self.lang_sym, self.task_sym, self.bandwidth = lang_sym, task_sym, bandwidth
 
+    @classmethod
+    def from_pretrained(
+        cls, archive: Union[Path, str], unpack_dir: Union[Path, str, None] = None, **kwargs
+    ) -> "Speech2Text":
+        """Load the archive the recipe packs (stage 10); ``kwargs`` as for the constructor.
+
+        It is unpacked once, by default beside itself (``<name>.unpacked/``).
+        """
+        from espnet2.main_funcs.pack_funcs import unpack
+
+        archive = Path(archive)
+        files = unpack(archive, unpack_dir or archive.with_name(archive.stem + ".unpacked"))
+        return cls(files["s2t_train_config"], files["s2t_model_file"], **kwargs)
+
     def _build_beam_search(self, beam_size, ctc_weight, penalty, normalize_length) -> BeamSearch:
         model = self.model
         scorers = dict(decoder=model.decoder, length_bonus=LengthBonus(len(self.token_list)))

@@ -59,8 +59,9 @@ def build_model(config_path: Path, token_list: Optional[str], vocab_size: Option
             args.token_list = token_list
         elif not config.get("token_list"):
             raise SystemExit(f"{config_path} has no token_list: pass --token_list or --vocab_size")
-        if args.normalize == "global_mvn" and "stats_file" not in args.normalize_conf:
-            args.normalize = None  # its stats come from the recipe; it has no parameters
+        stats = (args.normalize_conf or {}).get("stats_file")
+        if args.normalize == "global_mvn" and not (stats and Path(stats).is_file()):
+            args.normalize = None  # no parameters; its stats file lives in the recipe's exp/
         return SMoES2TTask.build_model(args)
 
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# mini_es_en: Spanish speech -> Spanish transcript (ASR) and English translation (ST).
+# The corpus is made here from Debian packages (fortunes-es sentences, espeak-ng voices,
+# Apertium translations), so the whole recipe runs with no download and no GPU:
+#
+#   ./run.sh                         # every stage, default size (~30 min on a 2-core CPU)
+#   ./run.sh --size smoke            # ~30 utterances, all stages in minutes (the tests run this)
+#   ./run.sh --stage 7 --stop_stage 9 --train_config conf/mini/base.yaml
+#
+# --size is this corpus's own option; every other option goes to ../../../local/s2t.sh
+# (see its header for the stages and options).
+set -euo pipefail
+
+size=default          # smoke | default | full
+seed=777              # corpus seed (sentence split, voices)
+args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --size) size=$2; shift 2 ;;
+    --corpus_seed) seed=$2; shift 2 ;;
+    *) args+=("$1"); shift ;;
+    esac
+done
+
+case "${size}" in
+smoke)   opts=(--bbpe_vocab_size 300 --inference_config conf/decode_fast.yaml
+               --train_args "--max_epoch 1 --batch_size 8") ;;
+default) opts=(--bbpe_vocab_size 1000 --inference_config conf/decode.yaml) ;;
+full)    opts=(--bbpe_vocab_size 2000 --inference_config conf/decode.yaml) ;;
+*) echo "$0: --size must be smoke, default or full, not '${size}'" >&2; exit 1 ;;
+esac
+
+../../../local/s2t.sh \
+    --data_cmd "local/data.sh --size ${size} --seed ${seed}" \
+    --src_lang spa --tgt_langs eng \
+    --train_set train --valid_set dev --test_sets test \
+    --train_config conf/mini/encdec_smoe.yaml \
+    "${opts[@]}" "${args[@]}"

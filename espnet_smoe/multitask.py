@@ -1,0 +1,52 @@
+"""The multitask token scheme: what the decoder prefix says, and so which expert runs.
+
+Every target sequence is ``<src_lang> <task> text`` and the model prepends ``<sos>``, so the
+decoder input starts ``<sos> <src_lang> <task>`` and the guiding token sits at ``<sos>+2``
+(the decoder's ``route_offset``):
+
+========================  ====================================  ==========================
+task                      target text                           guiding token
+========================  ====================================  ==========================
+transcribe                the source-language transcript        ``<asr>``
+translate into ``l``      the translation (``text.<l>``)        ``<st_l>``, e.g. ``<st_eng>``
+========================  ====================================  ==========================
+
+Language tokens are ISO 639-3 codes in angle brackets (``<spa>``, ``<eng>``), as OWSM's. A new
+target language adds one ``<st_l>`` token; a new task adds one task token; the decoder's
+``route_tokens`` map each guiding token to an expert (one per task, or one per target language).
+CTC always learns the source transcript (``text.ctc``), whatever the task.
+"""
+
+from typing import Dict, List, Sequence, Tuple
+
+ASR = "asr"
+
+
+def lang_token(lang: str) -> str:
+    return f"<{lang}>"
+
+
+def task_names(tgt_langs: Sequence[str]) -> List[str]:
+    """``["asr", "st_eng", ...]``: transcription, then one translation task per target."""
+    return [ASR, *(f"st_{lang}" for lang in tgt_langs)]
+
+
+def task_token(task: str) -> str:
+    return f"<{task}>"
+
+
+def special_tokens(src_lang: str, tgt_langs: Sequence[str]) -> List[str]:
+    """Language and task tokens, for the token list (they stay atomic under BBPE)."""
+    langs = list(dict.fromkeys([src_lang, *tgt_langs]))
+    return [*map(lang_token, langs), *map(task_token, task_names(tgt_langs))]
+
+
+def examples(
+    utt: str, transcript: str, translations: Dict[str, str], src_lang: str
+) -> List[Tuple[str, str, str]]:
+    """One utterance -> ``(example id, task, prefixed target text)`` per task."""
+    targets = {ASR: transcript, **{f"st_{lang}": t for lang, t in translations.items()}}
+    return [
+        (f"{utt}_{task}", task, f"{lang_token(src_lang)}{task_token(task)}{text}")
+        for task, text in targets.items()
+    ]

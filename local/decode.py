@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Stage 8: decode one test set for one task with ``--nj`` parallel jobs, showing progress.
+
+Splits the set's keys into ``--nj`` parts, runs ``espnet_smoe.bin.s2t_inference`` on each (logs
+in ``<output_dir>/logs/decode.<n>.log``), shows one progress bar over all jobs, then merges
+``<n>best_recog/*`` into ``<output_dir>``. A failing job stops the stage with its log's tail.
+
+Usage:
+    python local/decode.py --nj 2 --data dump/raw/test_nb --task_sym '<asr>' --lang_sym '<spa>' \
+        --output_dir exp/s2t/decode/test_nb/asr --s2t_train_config exp/s2t/config.yaml \
+        --s2t_model_file exp/s2t/valid.acc.ave.pth --config conf/decode.yaml
+"""
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from espnet_smoe.datadir import read_table, write_table
+
+
+def get_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="dumped data dir (wav.scp, utt2bw)")
+    parser.add_argument("--output_dir", type=Path, required=True)
+    parser.add_argument("--nj", type=int, default=1)
+    parser.add_argument("--ngpu", type=int, default=0)
+    parser.add_argument("--lang_sym", required=True)
+    parser.add_argument("--task_sym", required=True)
+    parser.add_argument("--s2t_train_config", required=True)
+    parser.add_argument("--s2t_model_file", required=True)
+    parser.add_argument("--config", help="inference config (YAML of s2t_inference options)")
+    return parser.parse_args()
+
+
+def main():
+    args = get_args()
+    keys = sorted(read_table(args.data / "wav.scp"))
+    nj = max(1, min(args.nj, len(keys)))
+    logs = args.output_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for n in range(1, nj + 1):
+        key_file = logs / f"keys.{n}.scp"
+        key_file.write_text("".join(f"{k}\n" for k in keys[n - 1 :: nj]), encoding="utf-8")
+        cmd = [sys.executable, "-m", "espnet_smoe.bin.s2t_inference",
+               "--ngpu", str(args.ngpu), "--num_workers", "0",
+               "--data_path_and_name_and_type", f"{args.data / 'wav.scp'},speech,kaldi_ark",
+               "--data_path_and_name_and_type", f"{args.data / 'utt2bw'},bandwidth,text",
+               "--key_file", str(key_file), "--lang_sym", args.lang_sym, "--task_sym", args.task_sym,
+               "--s2t_train_config", args.s2t_train_config, "--s2t_model_file", args.s2t_model_file,
+               "--output_dir", str(logs / f"output.{n}")]
+        if args.config:
+            cmd += ["--config", args.config]
+        log = open(logs / f"decode.{n}.log", "w", encoding="utf-8")
+        jobs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log, n))
+
+    def done() -> int:
+        return sum(_count(logs / f"output.{n}" / "1best_recog" / "score") for n in range(1, nj + 1))
+
+    with tqdm(total=len(keys), desc=f"{args.data.name} {args.task_sym}") as bar:
+        while any(p.poll() is None for p, _, _ in jobs):
+            time.sleep(2)
+            bar.update(done() - bar.n)
+        bar.update(done() - bar.n)
+    for proc, log, n in jobs:
+        log.close()
+        if proc.returncode != 0:
+            tail = (logs / f"decode.{n}.log").read_text(encoding="utf-8")[-2000:]
+            sys.exit(f"decoding job {n} failed (see {logs}/decode.{n}.log):\n{tail}")
+    merge(logs, nj, args.output_dir, keys)
+
+
+def _count(path: Path) -> int:
+    return sum(1 for _ in open(path, encoding="utf-8")) if path.is_file() else 0
+
+
+def merge(logs: Path, nj: int, out: Path, keys):
+    """Concatenate the jobs' outputs; every key must have been decoded."""
+    for best in sorted({p.name for p in (logs / "output.1").glob("*best_recog")}):
+        (out / best).mkdir(exist_ok=True)
+        for name in sorted({p.name for p in (logs / "output.1" / best).iterdir()}):
+            merged = {}
+            for n in range(1, nj + 1):
+                part = logs / f"output.{n}" / best / name
+                if part.is_file():
+                    merged.update(read_table(part))
+            if best == "1best_recog" and name == "score" and len(merged) != len(keys):
+                missing = sorted(set(keys) - set(merged))
+                sys.exit(f"{out}: {len(missing)} utterances were not decoded, e.g. {missing[:5]}")
+            write_table(out / best / name, merged)
+
+
+if __name__ == "__main__":
+    main()

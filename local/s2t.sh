@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# The S-MoE speech-to-text pipeline, shared by every corpus's egs2/<corpus>/s2t1/run.sh.
+# A corpus's run.sh sets its languages and data-prep command, then passes its options through:
+#
+#   ./run.sh [--stage N] [--stop_stage M] [--ngpu N] [--nj N] [--train_config FILE]
+#            [--inference_config FILE] [--tag NAME] [...any option below]
+#
+#  1 data prep (corpus's local/data.sh) -> data/{train,dev,test}, checked against the contract
+#  2 NB/WB: 16 kHz wideband and 8 kHz-band narrowband versions, utt2bw
+#  3 dump: audio to kaldiio ark/scp + utt2num_samples
+#  4 BBPE tokenizer and token list
+#  5 multitask examples with guiding tokens (<src><asr>, <src><st_tgt>)
+#  6 statistics (shapes, feature mean/var) with ESPnet's collect_stats
+#  7 training (espnet_smoe.bin.s2t_train; --ngpu >1 uses ESPnet's DDP launcher; resumable)
+#  8 decoding of every test set x task (--nj jobs)
+#  9 scoring: WER / BLEU per bandwidth -> exp/<tag>/RESULTS.md, results.json
+# 10 packing: exp/<tag>/<tag>.zip, loadable by espnet_smoe.Speech2Text.from_pretrained
+set -euo pipefail
+
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}) $*"; }
+die() { log "error: $*" >&2; exit 1; }
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+python=python3
+[ -x "${root}/.venv/bin/python" ] && python="${root}/.venv/bin/python"
+
+# General
+stage=1
+stop_stage=10
+ngpu=0
+nj=2
+seed=1
+tag=""
+# Corpus (set by run.sh)
+data_cmd=""                  # command that writes data/{train,dev,test} (stage 1)
+src_lang=""                  # e.g. spa
+tgt_langs=""                 # e.g. "eng"
+train_set=train
+valid_set=dev
+test_sets=test
+# Data
+train_bw_mode=split          # split: each utterance NB or WB; both: each in NB and WB
+mulaw=false                  # G.711 mu-law code the NB audio
+bbpe_vocab_size=1000
+feats_normalize=global_mvn   # global_mvn (stats from stage 6) | utterance_mvn
+batching=interleaved         # interleaved single-task batches (paper) | mixed
+# Training / decoding
+train_config=""
+train_args=""                # extra options for s2t_train
+inference_config=""
+inference_model=valid.acc.ave.pth
+inference_args=""
+
+. "${root}/local/parse_options.sh"
+
+[ -n "${src_lang}" ] || die "--src_lang is not set (run.sh sets it)"
+[ -n "${train_config}" ] || die "--train_config is not set"
+[ -f "${train_config}" ] || die "train config ${train_config} not found"
+[ -z "${inference_config}" ] || [ -f "${inference_config}" ] || die "${inference_config} not found"
+[ -n "${tag}" ] || tag="s2t_$(basename "${train_config}" .yaml)"
+
+tasks=$(${python} -c "from espnet_smoe.multitask import task_names; print(' '.join(task_names('${tgt_langs}'.split())))")
+exp=exp/${tag}
+stats_dir=exp/s2t_stats_bbpe${bbpe_vocab_size}
+token_dir=data/token_list/bbpe${bbpe_vocab_size}
+dump=dump/raw
+train_mt=${dump}/${train_set}_mix_mt
+valid_mt=${dump}/${valid_set}_mix_mt
+eval_sets=""
+for s in ${test_sets}; do eval_sets+="${s}_wb ${s}_nb "; done
+
+need() { for f in "$@"; do [ -e "${f}" ] || die "missing ${f}: run the earlier stages first"; done; }
+todo() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
+
+if todo 1; then
+    log "Stage 1: data prep (${data_cmd})"
+    [ -n "${data_cmd}" ] || die "--data_cmd is not set (run.sh sets it)"
+    ${data_cmd}
+    for s in ${train_set} ${valid_set} ${test_sets}; do
+        ${python} -c "from espnet_smoe.datadir import check_data_dir; import sys; \
+print(f'data/${s}: {len(check_data_dir(\"data/${s}\", \"${tgt_langs}\".split()))} utterances ok')"
+    done
+fi
+
+if todo 2; then
+    log "Stage 2: NB/WB versions at 16 kHz (train/valid: ${train_bw_mode}; tests: both)"
+    opts=$([ "${mulaw}" = true ] && echo --mulaw || true)
+    for s in ${train_set} ${valid_set}; do
+        need data/${s}/wav.scp
+        ${python} "${root}/local/make_bandwidth.py" --src data/${s} --dst data/${s}_mix \
+            --mode ${train_bw_mode} --seed ${seed} ${opts}
+    done
+    for s in ${test_sets}; do
+        for bw in wb nb; do
+            ${python} "${root}/local/make_bandwidth.py" --src data/${s} --dst data/${s}_${bw} --mode ${bw} ${opts}
+        done
+    done
+fi
+
+if todo 3; then
+    log "Stage 3: dump audio to ${dump}"
+    for s in ${train_set}_mix ${valid_set}_mix ${eval_sets}; do
+        need data/${s}/wav.scp
+        ${python} "${root}/local/dump_audio.py" --src data/${s} --dst ${dump}/${s}
+    done
+fi
+
+if todo 4; then
+    log "Stage 4: BBPE (vocabulary ${bbpe_vocab_size}) -> ${token_dir}"
+    need ${dump}/${train_set}_mix/text
+    texts="--text ${dump}/${train_set}_mix/text"
+    for l in ${tgt_langs}; do texts+=" --text ${dump}/${train_set}_mix/text.${l}"; done
+    ${python} "${root}/local/train_bbpe.py" ${texts} --src_lang ${src_lang} --tgt_langs ${tgt_langs} \
+        --vocab_size ${bbpe_vocab_size} --outdir ${token_dir} --nj ${nj}
+fi
+
+if todo 5; then
+    log "Stage 5: multitask examples (${tasks}; ${batching} batches)"
+    for s in ${train_set} ${valid_set}; do
+        need ${dump}/${s}_mix/wav.scp
+        ${python} "${root}/local/make_multitask.py" --src ${dump}/${s}_mix --dst ${dump}/${s}_mix_mt \
+            --src_lang ${src_lang} --tgt_langs ${tgt_langs} --batching ${batching}
+    done
+fi
+
+data_opts() {  # <split: train|valid> <dir>
+    local o=""
+    for f in "wav.scp,speech,kaldi_ark" "text,text,text" "text.ctc,text_ctc,text" \
+             "text.prev,text_prev,text" "utt2bw,bandwidth,text"; do
+        o+=" --$1_data_path_and_name_and_type $2/${f}"
+    done
+    echo "${o}"
+}
+common_opts="--token_list ${token_dir}/tokens.txt --bpemodel ${token_dir}/bbpe.model --token_type bbpe"
+
+if todo 6; then
+    log "Stage 6: statistics with ${nj} jobs -> ${stats_dir}"
+    need ${train_mt}/text ${valid_mt}/text ${token_dir}/tokens.txt
+    mkdir -p ${stats_dir}/logs
+    for n in $(seq ${nj}); do  # key files of job n: every nj-th example
+        awk -v nj=${nj} -v n=${n} '(NR - 1) % nj == n - 1 {print $1}' ${train_mt}/wav.scp > ${stats_dir}/logs/train.${n}.keys
+        awk -v nj=${nj} -v n=${n} '(NR - 1) % nj == n - 1 {print $1}' ${valid_mt}/wav.scp > ${stats_dir}/logs/valid.${n}.keys
+    done
+    pids=()
+    for n in $(seq ${nj}); do
+        ${python} -m espnet_smoe.bin.s2t_train --collect_stats true --config ${train_config} \
+            ${common_opts} $(data_opts train ${train_mt}) $(data_opts valid ${valid_mt}) \
+            --train_shape_file ${stats_dir}/logs/train.${n}.keys \
+            --valid_shape_file ${stats_dir}/logs/valid.${n}.keys \
+            --output_dir ${stats_dir}/logs/stats.${n} ${train_args} \
+            > ${stats_dir}/logs/stats.${n}.log 2>&1 &
+        pids+=($!)
+    done
+    for n in $(seq ${nj}); do
+        wait ${pids[$((n - 1))]} || die "statistics job ${n} failed: see ${stats_dir}/logs/stats.${n}.log"
+    done
+    ${python} -m espnet2.bin.aggregate_stats_dirs $(for n in $(seq ${nj}); do echo --input_dir ${stats_dir}/logs/stats.${n}; done) \
+        --output_dir ${stats_dir}
+    log "statistics: $(wc -l < ${stats_dir}/train/speech_shape) training examples"
+fi
+
+if todo 7; then
+    log "Stage 7: training ${exp} (config ${train_config}, ngpu ${ngpu}); log: ${exp}/train.log"
+    need ${stats_dir}/train/speech_shape ${stats_dir}/train/feats_stats.npz
+    mkdir -p ${exp}
+    dist_opts=""
+    [ "${ngpu}" -gt 1 ] && dist_opts="--multiprocessing_distributed true"
+    ${python} -m espnet_smoe.bin.s2t_train --config ${train_config} ${common_opts} \
+        $([ ${feats_normalize} = global_mvn ] && echo --normalize global_mvn \
+            --normalize_conf stats_file=${stats_dir}/train/feats_stats.npz || echo --normalize ${feats_normalize}) \
+        $(data_opts train ${train_mt}) $(data_opts valid ${valid_mt}) \
+        --train_shape_file ${stats_dir}/train/speech_shape --train_shape_file ${stats_dir}/train/text_shape \
+        --valid_shape_file ${stats_dir}/valid/speech_shape --valid_shape_file ${stats_dir}/valid/text_shape \
+        --resume true --ngpu ${ngpu} ${dist_opts} --seed ${seed} \
+        --output_dir ${exp} ${train_args} 2>&1 | tee ${exp}/train.log \
+        | grep --line-buffered -E "epoch results|ERROR|Error|Traceback" || true
+    [ "${PIPESTATUS[0]}" -eq 0 ] || die "training failed: see ${exp}/train.log"
+    need ${exp}/${inference_model}
+fi
+
+inference_tag=decode_$(basename "${inference_config:-default}" .yaml)_$(basename ${inference_model} .pth)
+
+if todo 8; then
+    log "Stage 8: decoding ${eval_sets}x (${tasks}) with ${nj} jobs -> ${exp}/${inference_tag}"
+    need ${exp}/config.yaml ${exp}/${inference_model}
+    for s in ${eval_sets}; do
+        for task in ${tasks}; do
+            ${python} "${root}/local/decode.py" --nj ${nj} --ngpu $((ngpu > 0 ? 1 : 0)) --data ${dump}/${s} \
+                --lang_sym "<${src_lang}>" --task_sym "<${task}>" \
+                --s2t_train_config ${exp}/config.yaml --s2t_model_file ${exp}/${inference_model} \
+                --output_dir ${exp}/${inference_tag}/${s}/${task} \
+                ${inference_config:+--config ${inference_config}} ${inference_args}
+        done
+    done
+fi
+
+if todo 9; then
+    log "Stage 9: scoring -> ${exp}/RESULTS.md, ${exp}/results.json"
+    ${python} "${root}/local/score.py" --decode_dir ${exp}/${inference_tag} --dump ${dump} \
+        --test_sets ${eval_sets} --tasks ${tasks} --out ${exp}
+fi
+
+if todo 10; then
+    log "Stage 10: packing -> ${exp}/${tag}.zip"
+    need ${exp}/config.yaml ${exp}/${inference_model}
+    ${python} -m espnet2.bin.pack s2t --s2t_train_config ${exp}/config.yaml \
+        --s2t_model_file ${exp}/${inference_model} \
+        --option ${token_dir}/bbpe.model --option ${stats_dir}/train/feats_stats.npz \
+        --option ${exp}/RESULTS.md --outpath ${exp}/${tag}.zip
+fi
+
+log "Finished stages ${stage}-${stop_stage}"

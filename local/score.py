@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Stage 9: score every decoded test set x task; write RESULTS.md and results.json.
+
+WER for transcription (words compared after lower-casing and removing punctuation, as usual for
+ASR), BLEU for translation (sacrebleu on detokenised text, with its signature). A hypothesis
+missing for any reference utterance is an error, never skipped.
+
+Usage:
+    python local/score.py --decode_dir exp/s2t/decode_beam5 --dump dump/raw \
+        --test_sets test_wb test_nb --tasks asr st_eng --out exp/s2t
+"""
+
+import argparse
+import json
+import unicodedata
+from pathlib import Path
+
+import editdistance
+from sacrebleu.metrics import BLEU
+
+from espnet_smoe.datadir import read_table
+
+
+def get_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--decode_dir", type=Path, required=True)
+    parser.add_argument("--dump", type=Path, required=True, help="dir holding the test sets")
+    parser.add_argument("--test_sets", nargs="+", required=True)
+    parser.add_argument("--tasks", nargs="+", required=True, help="asr, st_<lang>, ...")
+    parser.add_argument("--out", type=Path, required=True, help="where RESULTS.md/results.json go")
+    return parser.parse_args()
+
+
+def normalize(text: str) -> list:
+    """Lower-case, drop punctuation and symbols, split into words."""
+    text = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text.lower())
+    return text.split()
+
+
+def wer(refs, hyps) -> float:
+    errors = sum(editdistance.eval(normalize(r), normalize(h)) for r, h in zip(refs, hyps))
+    return 100.0 * errors / max(1, sum(len(normalize(r)) for r in refs))
+
+
+def score_set(dump: Path, decode: Path, test_set: str, task: str):
+    ref_file = dump / test_set / ("text" if task == "asr" else f"text.{task[3:]}")
+    refs = read_table(ref_file)
+    hyp_file = decode / test_set / task / "1best_recog" / "text_nospecial"
+    hyps = read_table(hyp_file) if hyp_file.is_file() else {}
+    missing = sorted(set(refs) - set(hyps))
+    if missing:
+        raise SystemExit(f"{hyp_file}: no hypothesis for {len(missing)} of {len(refs)} "
+                         f"utterances, e.g. {missing[:5]} (did stage 8 finish?)")
+    keys = sorted(refs)
+    bandwidths = set(read_table(dump / test_set / "utt2bw").values())
+    row = {"test_set": test_set, "task": task, "bandwidth": "/".join(sorted(bandwidths)),
+           "utterances": len(keys)}
+    ref_list, hyp_list = [refs[k] for k in keys], [hyps[k] for k in keys]
+    if task == "asr":
+        row["wer"] = round(wer(ref_list, hyp_list), 2)
+        return row, None
+    bleu = BLEU()
+    row["bleu"] = round(bleu.corpus_score(hyp_list, [ref_list]).score, 2)
+    return row, str(bleu.get_signature())
+
+
+def markdown(rows, signature, decode_dir) -> str:
+    lines = [f"# Results: {decode_dir}", "",
+             "| test set | bandwidth | task | metric | score | utterances |",
+             "|---|---|---|---|---:|---:|"]
+    for r in rows:
+        metric = "WER (%)" if "wer" in r else "BLEU"
+        lines.append(f"| {r['test_set']} | {r['bandwidth']} | {r['task']} | {metric} | "
+                     f"{r.get('wer', r.get('bleu')):.2f} | {r['utterances']} |")
+    lines += ["", "WER: words after lower-casing and removing punctuation."]
+    if signature:
+        lines.append(f"BLEU: sacrebleu `{signature}`.")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    args = get_args()
+    rows, signature = [], None
+    for test_set in args.test_sets:
+        for task in args.tasks:
+            row, sig = score_set(args.dump, args.decode_dir, test_set, task)
+            rows.append(row)
+            signature = sig or signature
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "RESULTS.md").write_text(markdown(rows, signature, args.decode_dir), encoding="utf-8")
+    result = {"decode_dir": str(args.decode_dir), "bleu_signature": signature, "results": rows}
+    (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print((args.out / "RESULTS.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()
