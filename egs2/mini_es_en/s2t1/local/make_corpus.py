@@ -70,6 +70,7 @@ def sentences(texts: List[str]) -> List[str]:
     seen, kept = set(), []
     for text in texts:
         text = unicodedata.normalize("NFC", re.sub(r"\s+", " ", text)).strip()
+        text = re.sub(r"(^|\s)[-–—]+\s?", " ", text).strip()  # dialogue dashes, not hyphens
         for sent in re.split(r"(?<=[.!?…])\s+(?=[¡¿A-ZÁÉÍÓÚÑ])", text):
             sent = QUOTES.sub("", sent).replace("…", "...").strip()  # quotes are not spoken
             if not ALLOWED.match(sent) or not sent.endswith((".", "!", "?")):
@@ -124,8 +125,9 @@ def split_sizes(n: int, size: str) -> Dict[str, int]:
 
 def synthesize(job) -> Tuple[str, float]:
     utt, text, (voice, variant, speed, pitch), path = job
-    cmd = ["espeak-ng", "-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch), "-w", str(path), text]
-    subprocess.run(cmd, check=True, capture_output=True)
+    cmd = ["espeak-ng", "-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch), "-w", str(path),
+           "--stdin"]  # on stdin, text starting with "-" is not read as an option
+    subprocess.run(cmd, input=text, text=True, check=True, capture_output=True)
     info = sf.info(path)
     if info.frames == 0:
         raise RuntimeError(f"espeak-ng wrote no audio for {utt}: {text}")
