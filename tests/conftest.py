@@ -1,0 +1,30 @@
+"""Shared builders for the unit tests: tiny S-MoE stacks and a token list with S2T specials."""
+
+import espnet_smoe  # noqa: F401  (keeps espnet2 imports offline; must precede them)
+import pytest
+import torch
+
+TOKENS = ["<blank>", "<unk>", "<na>", "<sop>", "<sos>", "<eos>", "<spa>", "<eng>", "<asr>",
+          "<st_eng>", *[f"w{i}" for i in range(14)]]
+SOS, SPA, ASR, ST, ENG = (TOKENS.index(t) for t in ("<sos>", "<spa>", "<asr>", "<st_eng>", "<eng>"))
+DIM = dict(attention_heads=2, linear_units=32, num_blocks=2)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def make_decoder(**kwargs):
+    from espnet_smoe.decoder import SMoETransformerDecoder
+
+    conf = dict(token_list=TOKENS, **DIM)
+    conf.update(kwargs)
+    return SMoETransformerDecoder(len(TOKENS), 16, **conf).eval()
+
+
+def prefixed(tasks, length=6):
+    """Decoder inputs (B, length): <sos> <spa> <task> then random words, one row per task."""
+    rows = [[SOS, SPA, task] + torch.randint(10, len(TOKENS), (length - 3,)).tolist()
+            for task in tasks]
+    return torch.tensor(rows)

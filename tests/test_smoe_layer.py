@@ -1,0 +1,109 @@
+"""The S-MoE FFN: exact per-utterance routing, sparse gradients, dense equivalence, errors."""
+
+import pytest
+import torch
+from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
+    PositionwiseFeedForward,
+)
+
+from espnet_smoe.smoe_layer import Routing, SMoEFeedForward, replace_ffns
+
+
+def layer(n: int) -> SMoEFeedForward:
+    return SMoEFeedForward(8, 16, 0.0, Routing(n)).eval()
+
+
+def test_each_row_goes_through_its_own_expert():
+    ffn, x = layer(3), torch.randn(5, 7, 8)
+    route = torch.tensor([2, 0, 2, 1, 0])
+    with ffn.routing(route):
+        y = ffn(x)
+    for b, e in enumerate(route.tolist()):
+        torch.testing.assert_close(y[b], ffn.experts[e](x[b]), rtol=0, atol=1e-6)
+
+
+def test_single_expert_batch_matches_mixed_path():
+    ffn, x = layer(2), torch.randn(3, 4, 8)
+    with ffn.routing(torch.tensor([1, 1, 1])):
+        whole = ffn(x)
+    torch.testing.assert_close(whole, ffn.experts[1](x))
+
+
+def test_unrouted_expert_gets_no_gradient():
+    ffn, x = layer(3), torch.randn(4, 5, 8, requires_grad=True)
+    with ffn.routing(torch.tensor([0, 2, 0, 2])):
+        ffn(x).sum().backward()
+    assert all(p.grad is None for p in ffn.experts[1].parameters())
+    for e in (0, 2):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in ffn.experts[e].parameters())
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_gradient_matches_per_row_computation():
+    ffn, x = layer(2), torch.randn(4, 3, 8)
+    route = torch.tensor([1, 0, 0, 1])
+    with ffn.routing(route):
+        ffn(x).pow(2).sum().backward()
+    routed = [p.grad.clone() for p in ffn.parameters()]
+    ffn.zero_grad()
+    sum(ffn.experts[e](x[b]).pow(2).sum() for b, e in enumerate(route.tolist())).backward()
+    for got, want in zip(routed, (p.grad for p in ffn.parameters())):
+        torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_loads_dense_weights_into_every_expert(n):
+    dense = PositionwiseFeedForward(8, 16, 0.0).eval()
+    ffn = layer(n)
+    ffn.load_state_dict(dense.state_dict())  # strict: dense keys map onto experts.*
+    x = torch.randn(2, 3, 8)
+    for e in range(n):
+        with ffn.routing(torch.full((2,), e)):
+            torch.testing.assert_close(ffn(x), dense(x), rtol=0, atol=0)
+
+
+def test_one_expert_needs_no_route():
+    ffn, x = layer(1), torch.randn(2, 3, 8)
+    torch.testing.assert_close(ffn(x), ffn.experts[0](x))
+
+
+def test_missing_route_is_an_error_that_says_how_to_bind_one():
+    with pytest.raises(RuntimeError, match="routing"):
+        layer(2)(torch.randn(1, 2, 8))
+
+
+@pytest.mark.parametrize("route", [torch.tensor([0, 2]), torch.tensor([-1, 0]),
+                                   torch.tensor([0.0, 1.0]), torch.tensor([[0, 1]])])
+def test_bad_routes_are_rejected(route):
+    with pytest.raises(ValueError):
+        with Routing(2)(route):
+            pass
+
+
+def test_nested_routes_restore_the_outer_one():
+    ffn, x = layer(2), torch.randn(2, 3, 8)
+    with ffn.routing(torch.tensor([0, 0])):
+        with ffn.routing(torch.tensor([1, 1])):
+            inner = ffn(x)
+        outer = ffn(x)
+    torch.testing.assert_close(inner, ffn.experts[1](x))
+    torch.testing.assert_close(outer, ffn.experts[0](x))
+    with pytest.raises(RuntimeError):
+        ffn(x)  # unbound again after the block
+
+
+def test_replace_ffns_picks_layers_and_checks_indices():
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.feed_forward = PositionwiseFeedForward(8, 16, 0.1, torch.nn.SiLU())
+
+    blocks = [Block() for _ in range(3)]
+    routing = Routing(2)
+    assert replace_ffns(blocks, ["feed_forward"], routing, [2, 0]) == [0, 2]
+    assert isinstance(blocks[0].feed_forward, SMoEFeedForward)
+    assert isinstance(blocks[1].feed_forward, PositionwiseFeedForward)
+    assert isinstance(blocks[2].feed_forward.experts[1].activation, torch.nn.SiLU)
+    assert blocks[2].feed_forward.experts[0].dropout.p == 0.1
+    with pytest.raises(ValueError, match="out of range"):
+        replace_ffns(blocks, ["feed_forward"], routing, [3])
