@@ -75,6 +75,9 @@ class BBPETokenizer(AbsTokenizer):
     def __repr__(self):
         return f'{type(self).__name__}(model="{self.model}", specials={len(self.special_tokens)})'
 
+    def __getstate__(self):
+        return {**self.__dict__, "_sp": None}
+
     @property
     def sp(self):
         if self._sp is None:

@@ -1,0 +1,54 @@
+"""NB/WB audio and labels: NB has no energy above 4 kHz, lengths and labels are kept."""
+
+import numpy as np
+import pytest
+import torch
+
+from espnet_smoe.bandwidth import bandwidth_id, read_utt2bw, to_narrowband, to_wideband
+
+
+def energy_above(wav: torch.Tensor, hz: float, rate: int = 16000) -> float:
+    spectrum = torch.fft.rfft(wav).abs() ** 2
+    freqs = torch.fft.rfftfreq(wav.numel(), 1 / rate)
+    return float(spectrum[freqs > hz].sum() / spectrum.sum())
+
+
+@pytest.mark.parametrize("mulaw", [False, True])
+def test_narrowband_removes_the_upper_band(mulaw):
+    noise = torch.randn(16000)
+    nb = to_narrowband(noise, 16000, mulaw=mulaw)
+    assert abs(nb.numel() - noise.numel()) <= 1
+    assert energy_above(noise, 4200) > 0.4  # white noise: half its energy is above 4 kHz
+    assert energy_above(nb, 4200) < 0.01
+
+
+def test_mulaw_adds_quantisation_noise():
+    tone = 0.5 * torch.sin(2 * torch.pi * 440 * torch.arange(16000) / 16000)
+    plain, coded = to_narrowband(tone, 16000), to_narrowband(tone, 16000, mulaw=True)
+    assert 1e-5 < float((plain - coded).abs().mean()) < 0.05
+
+
+def test_wideband_resamples_to_16k():
+    wav = torch.randn(22050)
+    assert to_wideband(wav, 22050).numel() == 16000
+    same = wav[:16000]
+    assert to_wideband(same, 16000) is same  # already 16 kHz: untouched
+
+
+def test_labels():
+    assert bandwidth_id("WB") == 0 and bandwidth_id(" nb ") == 1
+    with pytest.raises(ValueError, match="'xb'.*utterance 'u1'"):
+        bandwidth_id("xb", "for utterance 'u1'")
+
+
+def test_read_utt2bw_errors_name_file_and_line(tmp_path):
+    good = tmp_path / "utt2bw"
+    good.write_text("a wb\nb nb\n")
+    assert read_utt2bw(good) == {"a": 0, "b": 1}
+    bad = tmp_path / "bad"
+    bad.write_text("a wb\nb 8k\n")
+    with pytest.raises(ValueError, match=r"'8k'.*'b'.*bad:2"):
+        read_utt2bw(bad)
+    bad.write_text("a wb extra\n")
+    with pytest.raises(ValueError, match="bad:1"):
+        read_utt2bw(bad)

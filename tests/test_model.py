@@ -1,0 +1,109 @@
+"""The S-MoE model through the task: bandwidth routing, statistics, stock choices, preprocessing."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ASR, SPA, ST, TOKENS
+from espnet_smoe.preprocessor import SMoES2TPreprocessor
+from espnet_smoe.tasks import SMoES2TTask
+from espnet_smoe.tokenizer import make_token_list, train_bbpe
+
+TINY = ["--frontend_conf", "n_fft=128", "--frontend_conf", "hop_length=64", "--frontend_conf", "n_mels=10",
+        "--encoder_conf", "output_size=16", "--encoder_conf", "attention_heads=2",
+        "--encoder_conf", "linear_units=32", "--encoder_conf", "num_blocks=2",
+        "--decoder_conf", "attention_heads=2", "--decoder_conf", "linear_units=32",
+        "--decoder_conf", "num_blocks=2", "--model_conf", "report_cer=false",
+        "--model_conf", "report_wer=false"]
+
+
+def build(tmp_path, *extra):
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("\n".join(TOKENS) + "\n")
+    args = SMoES2TTask.get_parser().parse_args(["--token_list", str(tokens), *TINY, *extra])
+    return SMoES2TTask.build_model(args), args
+
+
+def batch(tasks, bandwidths):
+    n = len(tasks)
+    text = torch.tensor([[SPA, task, 12, 13, 14] for task in tasks])
+    return dict(speech=torch.randn(n, 4000), speech_lengths=torch.full((n,), 4000),
+                text=text, text_lengths=torch.full((n,), 5),
+                text_prev=torch.full((n, 1), TOKENS.index("<na>")), text_prev_lengths=torch.ones(n, dtype=torch.long),
+                text_ctc=text[:, 2:], text_ctc_lengths=torch.full((n,), 3),
+                bandwidth=torch.tensor([[b] for b in bandwidths]))
+
+
+def test_forward_routes_by_bandwidth_and_reports_expert_shares(tmp_path):
+    model, _ = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer")
+    loss, stats, weight = model(**batch([ASR, ASR, ST, ASR], [0, 1, 1, 1]))
+    assert torch.isfinite(loss) and int(weight) == 4
+    assert stats["enc_wb"].item() == pytest.approx(0.25) and stats["enc_nb"].item() == pytest.approx(0.75)
+    assert stats["dec_e0"].item() == pytest.approx(0.75) and stats["dec_e1"].item() == pytest.approx(0.25)
+    loss.backward()
+    enc_nb = model.encoder.encoders[0].feed_forward.experts[1]
+    assert all(p.grad is not None for p in enc_nb.parameters())
+
+
+def test_wideband_only_batch_leaves_nb_experts_untrained(tmp_path):
+    model, _ = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer")
+    loss, _, _ = model(**batch([ASR, ST], [0, 0]))
+    loss.backward()
+    for i in model.encoder.smoe_layers:
+        assert all(p.grad is None for p in model.encoder.encoders[i].feed_forward.experts[1].parameters())
+
+
+def test_missing_bandwidth_is_a_clear_error(tmp_path):
+    model, _ = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer")
+    inputs = batch([ASR], [0])
+    del inputs["bandwidth"]
+    with pytest.raises(ValueError, match="utt2bw"):
+        model(**inputs)
+
+
+def test_decoder_only_smoe_needs_no_bandwidth(tmp_path):
+    model, _ = build(tmp_path, "--encoder", "transformer", "--decoder", "smoe_transformer")
+    inputs = batch([ASR, ST], [0, 1])
+    del inputs["bandwidth"]
+    loss, stats, _ = model(**inputs)
+    assert torch.isfinite(loss) and "enc_wb" not in stats and stats["dec_e1"].item() == pytest.approx(0.5)
+
+
+def test_stock_espnet_choices_still_build_through_the_task(tmp_path):
+    from espnet2.s2t.espnet_model import ESPnetS2TModel
+
+    model, _ = build(tmp_path, "--model", "espnet", "--encoder", "transformer", "--decoder", "transformer")
+    assert type(model) is ESPnetS2TModel
+
+
+def test_token_list_is_not_written_into_decoder_conf(tmp_path):
+    model, args = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer")
+    assert "token_list" not in args.decoder_conf
+    assert model.decoder.token_list == TOKENS
+
+
+@pytest.fixture(scope="module")
+def preprocessor(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bbpe")
+    model = train_bbpe(["hola mundo", "hello world", "el niño come"] * 5, root / "bbpe", 300)
+    tokens = make_token_list(model, ["<spa>", "<eng>", "<asr>", "<st_eng>"])
+    return SMoES2TPreprocessor(train=True, token_type="bbpe", token_list=tokens, bpemodel=model), tokens
+
+
+def test_preprocessor_keeps_speech_length_and_tokenises(preprocessor):
+    pre, tokens = preprocessor
+    speech = np.random.randn(12345).astype(np.float32)
+    out = pre("spk-1_asr", {"speech": speech, "text": "<spa><asr>hola mundo",
+                            "text_ctc": "hola mundo", "text_prev": "<na>", "bandwidth": "nb"})
+    assert out["speech"].shape == (12345,)  # no 30 s window
+    assert [tokens[i] for i in out["text"][:2]] == ["<spa>", "<asr>"]
+    assert "<spa>" not in [tokens[i] for i in out["text_ctc"]]
+    assert out["text_prev"].tolist() == [tokens.index("<na>")]
+    assert out["bandwidth"].tolist() == [1]
+    assert pre("u", {"bandwidth": "WB"})["bandwidth"].tolist() == [0]
+
+
+def test_unknown_bandwidth_label_names_utterance_and_value(preprocessor):
+    pre, _ = preprocessor
+    with pytest.raises(ValueError, match=r"'xb'.*'spk-7_asr'|'spk-7_asr'.*'xb'"):
+        pre("spk-7_asr", {"bandwidth": "xb"})
