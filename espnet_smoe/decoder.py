@@ -1,4 +1,5 @@
-"""Transformer decoder whose FFNs are S-MoE, routed by the guiding token of the decoder prefix.
+"""Transformer decoder whose FFNs are S-MoE, routed by the guiding token of the decoder prefix
+(or, for comparison, mixtures behind a learned per-token gate: ``router: learned``).
 
 An S2T decoder input reads ``[<sop> prev...] <sos> <lang> <task> text...``. The token
 ``route_offset`` places after ``<sos>`` (the task token by default) picks the expert through
@@ -11,10 +12,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Union
 
 import torch
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
-from espnet_smoe.smoe_layer import Routing, replace_ffns
+from espnet_smoe.smoe_layer import moe_ffns
 
 
 def read_token_list(token_list: Union[str, Path, List[str]]) -> List[str]:
@@ -28,6 +30,9 @@ def read_token_list(token_list: Union[str, Path, List[str]]) -> List[str]:
 class SMoETransformerDecoder(TransformerDecoder):
     """ESPnet's ``TransformerDecoder`` with S-MoE FFNs routed by a token of the prefix.
 
+    With ``router: learned`` the FFNs are instead top-``top_k`` mixtures behind a learned gate
+    (no route, no guiding-token map); the decoder then reports the gate's balancing loss.
+
     Args:
         vocab_size: Output vocabulary size.
         encoder_output_size: Attention dimension.
@@ -39,6 +44,8 @@ class SMoETransformerDecoder(TransformerDecoder):
             a token is an error.
         num_experts: Experts per S-MoE FFN.
         smoe_layers: 0-based indices of the blocks whose FFN is S-MoE; all when omitted.
+        router: ``supervised`` (S-MoE) or ``learned`` (per-token gate).
+        top_k: Experts per token of the learned gate.
         sos_symbol: The start-of-sequence symbol the offset is counted from.
         **kwargs: Every other ``TransformerDecoder`` argument, unchanged.
     """
@@ -54,6 +61,8 @@ class SMoETransformerDecoder(TransformerDecoder):
         default_expert: Optional[int] = None,
         num_experts: int = 2,
         smoe_layers: Optional[List[int]] = None,
+        router: str = "supervised",
+        top_k: int = 1,
         sos_symbol: str = "<sos>",
         **kwargs,
     ):
@@ -65,22 +74,31 @@ class SMoETransformerDecoder(TransformerDecoder):
         tokens = read_token_list(token_list)
         if len(tokens) != vocab_size:
             raise ValueError(f"token_list has {len(tokens)} tokens, vocab_size is {vocab_size}")
-        self.route_tokens = dict(route_tokens or {"<asr>": 0, "<st_eng>": 1})
-        for sym, expert in [*self.route_tokens.items(), ("default_expert", default_expert)]:
-            if expert is not None and not 0 <= expert < num_experts:
-                raise ValueError(f"{sym} -> expert {expert}: out of range for {num_experts}")
-        missing = [s for s in [sos_symbol, *self.route_tokens] if s not in tokens]
-        if missing:
-            raise ValueError(f"route symbols {missing} are not in the token list")
         self.token_list = tokens
+        if sos_symbol not in tokens:
+            raise ValueError(f"route symbols ['{sos_symbol}'] are not in the token list")
         self.sos = tokens.index(sos_symbol)
         self.route_offset = route_offset
-        table = torch.full((vocab_size,), -1 if default_expert is None else default_expert)
-        for sym, expert in self.route_tokens.items():
-            table[tokens.index(sym)] = expert
-        self.register_buffer("token_to_expert", table, persistent=False)
-        self.routing = Routing(num_experts)
-        self.smoe_layers = replace_ffns(self.decoders, ["feed_forward"], self.routing, smoe_layers)
+        self.num_experts, self.default_expert = num_experts, default_expert
+        self.register_buffer("token_to_expert", torch.empty(0, dtype=torch.long), persistent=False)
+        self.set_route_tokens(route_tokens or {"<asr>": 0, "<st_eng>": 1})
+        self.routing, self.gates, self.smoe_layers = moe_ffns(
+            self.decoders, ["feed_forward"], num_experts, smoe_layers, router, top_k
+        )
+
+    def set_route_tokens(self, route_tokens: Dict[str, int]):
+        """Map guiding tokens to experts; also used at inference to swap routes (ablations)."""
+        for sym, expert in [*route_tokens.items(), ("default_expert", self.default_expert)]:
+            if expert is not None and not 0 <= expert < self.num_experts:
+                raise ValueError(f"{sym} -> expert {expert}: out of range for {self.num_experts}")
+        missing = [s for s in route_tokens if s not in self.token_list]
+        if missing:
+            raise ValueError(f"route symbols {missing} are not in the token list")
+        default = -1 if self.default_expert is None else self.default_expert
+        table = torch.full((len(self.token_list),), default, device=self.token_to_expert.device)
+        for sym, expert in route_tokens.items():
+            table[self.token_list.index(sym)] = expert
+        self.route_tokens, self.token_to_expert = dict(route_tokens), table
 
     def route_of(self, ys: torch.Tensor) -> torch.Tensor:
         """Expert id (B,) of each decoder input row ys (B, L), read from its guiding token."""
@@ -104,13 +122,24 @@ class SMoETransformerDecoder(TransformerDecoder):
         return route
 
     def forward(self, hs_pad, hlens, ys_in_pad, ys_in_lens, return_hs=False, return_all_hs=False):
+        args = (hs_pad, hlens, ys_in_pad, ys_in_lens, return_hs, return_all_hs)
+        if self.gates is not None:
+            with self.gates.recording() as logits:
+                out = super().forward(*args)
+            valid = ~make_pad_mask(ys_in_lens, maxlen=ys_in_pad.size(1)).to(ys_in_pad.device)
+            self.gates.summarise(logits, valid)
+            return out
         with self.routing(self.route_of(ys_in_pad)):
-            return super().forward(hs_pad, hlens, ys_in_pad, ys_in_lens, return_hs, return_all_hs)
+            return super().forward(*args)
 
     def forward_one_step(
         self, tgt, tgt_mask, memory, memory_mask=None, *, cache=None, return_hs=False
     ):
         """One decoding step; ``score`` and ``batch_score`` (beam search) go through here."""
+        if self.gates is not None:
+            return super().forward_one_step(
+                tgt, tgt_mask, memory, memory_mask, cache=cache, return_hs=return_hs
+            )
         with self.routing(self.route_of(tgt)):
             return super().forward_one_step(
                 tgt, tgt_mask, memory, memory_mask, cache=cache, return_hs=return_hs

@@ -1,67 +1,96 @@
-"""Encoders whose FFNs are S-MoE, routed per utterance (by bandwidth in this project).
+"""Encoders whose FFNs are mixtures of experts: S-MoE routed per utterance (by bandwidth in this
+project), or, for comparison, a learned per-token gate.
 
 They are ESPnet's own Transformer and Conformer encoders with the dense FFN of the chosen layers
-swapped for :class:`~espnet_smoe.smoe_layer.SMoEFeedForward`; attention, subsampling and
-normalisation stay shared and untouched. The caller binds the route around the forward::
+swapped for :class:`~espnet_smoe.smoe_layer.SMoEFeedForward` (``router: supervised``) or
+:class:`~espnet_smoe.learned_moe.LearnedMoEFeedForward` (``router: learned``); attention,
+subsampling and normalisation stay shared and untouched. For S-MoE the caller binds the route
+around the forward::
 
     with encoder.routing(route):          # route: (B,) expert ids, e.g. 0 = WB, 1 = NB
         ys, olens, _ = encoder(xs, ilens)
 
-The S-MoE model does this from the ``bandwidth`` input.
+The S-MoE model does this from the ``bandwidth`` input. A learned gate needs no route; the
+encoder turns its gate logits into the load-balancing loss over the valid frames.
 """
 
 from typing import List, Optional
 
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 from typeguard import typechecked
 
-from espnet_smoe.smoe_layer import Routing, replace_ffns
+from espnet_smoe.smoe_layer import moe_ffns
 
 
-class SMoETransformerEncoder(TransformerEncoder):
-    """ESPnet's ``TransformerEncoder`` with S-MoE FFNs.
+class _MoEEncoder:
+    """What both MoE encoders add to their ESPnet base class."""
+
+    FFN_ATTRS: List[str] = []
+
+    def _make_moe(self, num_experts, smoe_layers, router, top_k):
+        self.routing, self.gates, self.smoe_layers = moe_ffns(
+            self.encoders, self.FFN_ATTRS, num_experts, smoe_layers, router, top_k
+        )
+
+    def forward(self, xs_pad, ilens, *args, **kwargs):
+        """The base encoder's forward; with a learned gate, also its balancing loss."""
+        if self.gates is None:
+            return super().forward(xs_pad, ilens, *args, **kwargs)
+        with self.gates.recording() as logits:
+            out = super().forward(xs_pad, ilens, *args, **kwargs)
+        if logits:  # out: (xs, olens, states)
+            valid = ~make_pad_mask(out[1], maxlen=logits[0].size(1)).to(logits[0].device)
+            self.gates.summarise(logits, valid)
+        return out
+
+
+class SMoETransformerEncoder(_MoEEncoder, TransformerEncoder):
+    """ESPnet's ``TransformerEncoder`` with MoE FFNs.
 
     Args:
         input_size: Input feature dimension.
-        num_experts: Experts per S-MoE FFN (2: wideband, narrowband).
-        smoe_layers: 0-based indices of the blocks whose FFN is S-MoE; all when omitted.
+        num_experts: Experts per MoE FFN (S-MoE: 2, wideband and narrowband).
+        smoe_layers: 0-based indices of the blocks whose FFN is MoE; all when omitted.
+        router: ``supervised`` (S-MoE, one expert per utterance) or ``learned`` (per-token gate).
+        top_k: Experts per token of the learned gate.
         **kwargs: Every other ``TransformerEncoder`` argument, unchanged.
     """
 
+    FFN_ATTRS = ["feed_forward"]
+
     @typechecked
     def __init__(
         self,
         input_size: int,
         num_experts: int = 2,
         smoe_layers: Optional[List[int]] = None,
+        router: str = "supervised",
+        top_k: int = 1,
         **kwargs,
     ):
         super().__init__(input_size, **kwargs)
-        self.routing = Routing(num_experts)
-        self.smoe_layers = replace_ffns(self.encoders, ["feed_forward"], self.routing, smoe_layers)
+        self._make_moe(num_experts, smoe_layers, router, top_k)
 
 
-class SMoEConformerEncoder(ConformerEncoder):
-    """ESPnet's ``ConformerEncoder`` with S-MoE FFNs (both halves of the macaron pair).
+class SMoEConformerEncoder(_MoEEncoder, ConformerEncoder):
+    """ESPnet's ``ConformerEncoder`` with MoE FFNs (both halves of the macaron pair).
 
-    Args:
-        input_size: Input feature dimension.
-        num_experts: Experts per S-MoE FFN (2: wideband, narrowband).
-        smoe_layers: 0-based indices of the blocks whose FFNs are S-MoE; all when omitted.
-        **kwargs: Every other ``ConformerEncoder`` argument, unchanged.
+    Args: as :class:`SMoETransformerEncoder`, with ``ConformerEncoder``'s for ``**kwargs``.
     """
 
+    FFN_ATTRS = ["feed_forward", "feed_forward_macaron"]
+
     @typechecked
     def __init__(
         self,
         input_size: int,
         num_experts: int = 2,
         smoe_layers: Optional[List[int]] = None,
+        router: str = "supervised",
+        top_k: int = 1,
         **kwargs,
     ):
         super().__init__(input_size, **kwargs)
-        self.routing = Routing(num_experts)
-        self.smoe_layers = replace_ffns(
-            self.encoders, ["feed_forward", "feed_forward_macaron"], self.routing, smoe_layers
-        )
+        self._make_moe(num_experts, smoe_layers, router, top_k)

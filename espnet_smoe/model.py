@@ -3,7 +3,9 @@
 The data loader delivers ``bandwidth`` (B, 1): the expert id of each utterance's ``utt2bw``
 label (see :mod:`espnet_smoe.bandwidth`). The model binds it as the encoder's route around
 ESPnet's own forward; the decoder routes itself from its prefix. Everything else (CTC, attention
-loss, label smoothing, statistics) is ESPnet's.
+loss, label smoothing, statistics) is ESPnet's. Stacks with a learned gate instead
+(``router: learned``, the comparison) contribute their load-balancing loss, weighted by
+``moe_aux_weight``.
 """
 
 from contextlib import nullcontext
@@ -21,8 +23,17 @@ class SMoES2TModel(ESPnetS2TModel):
     Training statistics gain, per S-MoE stack, the share of the batch's utterances each expert
     received (``enc_wb``, ``enc_nb``, ``dec_e0``, ...). ESPnet averages statistics weighted by
     batch size, so the epoch figure is the share over the whole epoch; times the number of
-    utterances it is the count.
+    utterances it is the count. Learned gates report their top-1 token shares (``enc_g0``, ...)
+    and the balancing loss (``moe_aux``).
+
+    Args:
+        moe_aux_weight: Weight of the learned gates' load-balancing loss (unused by S-MoE).
+        *args, **kwargs: ``ESPnetS2TModel``'s.
     """
+
+    def __init__(self, *args, moe_aux_weight: float = 0.01, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.moe_aux_weight = moe_aux_weight
 
     def forward(
         self,
@@ -39,6 +50,8 @@ class SMoES2TModel(ESPnetS2TModel):
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
         """ESPnetS2TModel.forward, with ``bandwidth`` (B, 1) routing the encoder."""
         kwargs.pop("bandwidth_lengths", None)
+        for stack in self._gated_stacks():
+            stack.gates.clear()
         with self.encoder_routing(bandwidth, speech.size(0)):
             loss, stats, weight = super().forward(
                 speech,
@@ -52,7 +65,15 @@ class SMoES2TModel(ESPnetS2TModel):
                 **kwargs,
             )
         stats.update(self._route_shares(loss.device))
+        aux = [s.gates.aux_loss for s in self._gated_stacks() if s.gates.aux_loss is not None]
+        if aux:
+            aux = torch.stack(aux).sum()
+            loss = loss + self.moe_aux_weight * aux
+            stats.update(moe_aux=aux.detach(), loss=loss.detach())
         return loss, stats, weight
+
+    def _gated_stacks(self):
+        return [m for m in (self.encoder, self.decoder) if getattr(m, "gates", None) is not None]
 
     def encoder_routing(self, bandwidth: Optional[torch.Tensor], batch_size: int):
         """Context binding the encoder route; a no-op for a dense encoder."""
@@ -80,4 +101,8 @@ class SMoES2TModel(ESPnetS2TModel):
             for e, count in enumerate(counts):
                 name = labels[e] if e < len(labels) else f"e{e}"
                 shares[f"{stack}_{name}"] = torch.tensor(count / total, device=device)
+        for stack, module in (("enc", self.encoder), ("dec", self.decoder)):
+            token_shares = getattr(getattr(module, "gates", None), "token_shares", None)
+            for e, share in enumerate([] if token_shares is None else token_shares):
+                shares[f"{stack}_g{e}"] = share.to(device)
         return shares

@@ -11,12 +11,14 @@ once per forward (one host sync) and reused by every layer.
 """
 
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
+
+from espnet_smoe.learned_moe import GateRecord, LearnedMoEFeedForward
 
 # (expert, batch rows routed to it); rows is None when the expert takes the whole batch.
 Group = Tuple[int, Optional[torch.Tensor]]
@@ -104,22 +106,6 @@ class SMoEFeedForward(torch.nn.Module):
             for _ in range(routing.num_experts)
         )
 
-    @classmethod
-    def like(cls, dense: PositionwiseFeedForward, routing: Routing) -> "SMoEFeedForward":
-        """An S-MoE layer with experts shaped like ``dense`` (fresh weights)."""
-        if not isinstance(dense, PositionwiseFeedForward):
-            raise TypeError(
-                f"S-MoE replaces ESPnet's PositionwiseFeedForward, got {type(dense).__name__} "
-                "(use positionwise_layer_type: linear)"
-            )
-        return cls(
-            dense.w_1.in_features,
-            dense.w_1.out_features,
-            dense.dropout.p,
-            routing,
-            dense.activation,
-        )
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); row b goes through the expert its route names."""
         groups = self.routing.groups
@@ -153,12 +139,12 @@ class SMoEFeedForward(torch.nn.Module):
 def replace_ffns(
     layers: Sequence[torch.nn.Module],
     attrs: Sequence[str],
-    routing: Routing,
+    make: Callable[[PositionwiseFeedForward], torch.nn.Module],
     smoe_layers: Optional[Sequence[int]],
 ) -> List[int]:
-    """Swap the dense FFNs ``layer.<attr>`` of the chosen layers (all when None) for S-MoE ones.
+    """Swap the dense FFNs ``layer.<attr>`` of the chosen layers (all when None) for ``make(ffn)``.
 
-    Returns the indices of the layers that became S-MoE.
+    Returns the indices of the layers that were changed.
     """
     chosen = list(range(len(layers))) if smoe_layers is None else sorted(set(smoe_layers))
     bad = [i for i in chosen if not 0 <= i < len(layers)]
@@ -167,6 +153,50 @@ def replace_ffns(
     for i in chosen:
         for attr in attrs:
             dense = getattr(layers[i], attr, None)
-            if dense is not None:
-                setattr(layers[i], attr, SMoEFeedForward.like(dense, routing))
+            if dense is None:
+                continue
+            if not isinstance(dense, PositionwiseFeedForward):
+                raise TypeError(
+                    f"MoE layers replace ESPnet's PositionwiseFeedForward, got "
+                    f"{type(dense).__name__} (use positionwise_layer_type: linear)"
+                )
+            setattr(layers[i], attr, make(dense))
     return chosen
+
+
+ROUTERS = ("supervised", "learned")
+
+
+def moe_ffns(
+    layers: Sequence[torch.nn.Module],
+    attrs: Sequence[str],
+    num_experts: int,
+    smoe_layers: Optional[Sequence[int]],
+    router: str,
+    top_k: int,
+) -> Tuple[Optional[Routing], Optional[GateRecord], List[int]]:
+    """Make the FFNs of a stack mixtures of ``num_experts`` experts shaped like the dense ones.
+
+    ``router`` is ``supervised`` (S-MoE: one expert per utterance, bound through the returned
+    :class:`Routing`) or ``learned`` (a per-token top-``top_k`` gate per layer, logging into the
+    returned :class:`~espnet_smoe.learned_moe.GateRecord`). Returns (routing, gates, layers).
+    """
+    if router == "supervised":
+        routing, gates = Routing(num_experts), None
+
+        def make(dense):
+            return SMoEFeedForward(*_shape(dense), routing, dense.activation)
+
+    elif router == "learned":
+        routing, gates = None, GateRecord(num_experts, top_k)
+
+        def make(dense):
+            return LearnedMoEFeedForward(*_shape(dense), gates, dense.activation)
+
+    else:
+        raise ValueError(f"router must be one of {ROUTERS}, got '{router}'")
+    return routing, gates, replace_ffns(layers, attrs, make, smoe_layers)
+
+
+def _shape(dense: PositionwiseFeedForward) -> Tuple[int, int, float]:
+    return dense.w_1.in_features, dense.w_1.out_features, dense.dropout.p

@@ -6,7 +6,8 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
 
-from espnet_smoe.smoe_layer import Routing, SMoEFeedForward, replace_ffns
+from espnet_smoe.learned_moe import LearnedMoEFeedForward
+from espnet_smoe.smoe_layer import Routing, SMoEFeedForward, moe_ffns
 
 
 def layer(n: int) -> SMoEFeedForward:
@@ -92,18 +93,43 @@ def test_nested_routes_restore_the_outer_one():
         ffn(x)  # unbound again after the block
 
 
-def test_replace_ffns_picks_layers_and_checks_indices():
-    class Block(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.feed_forward = PositionwiseFeedForward(8, 16, 0.1, torch.nn.SiLU())
+class Block(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.feed_forward = PositionwiseFeedForward(8, 16, 0.1, torch.nn.SiLU())
 
+
+def test_moe_ffns_picks_layers_and_keeps_shape_activation_dropout():
     blocks = [Block() for _ in range(3)]
-    routing = Routing(2)
-    assert replace_ffns(blocks, ["feed_forward"], routing, [2, 0]) == [0, 2]
+    routing, gates, chosen = moe_ffns(blocks, ["feed_forward"], 2, [2, 0], "supervised", 1)
+    assert chosen == [0, 2] and gates is None and routing.num_experts == 2
     assert isinstance(blocks[0].feed_forward, SMoEFeedForward)
+    assert blocks[0].feed_forward.routing is routing
     assert isinstance(blocks[1].feed_forward, PositionwiseFeedForward)
     assert isinstance(blocks[2].feed_forward.experts[1].activation, torch.nn.SiLU)
     assert blocks[2].feed_forward.experts[0].dropout.p == 0.1
-    with pytest.raises(ValueError, match="out of range"):
-        replace_ffns(blocks, ["feed_forward"], routing, [3])
+    assert blocks[2].feed_forward.experts[0].w_1.weight.shape == (16, 8)
+
+
+def test_moe_ffns_builds_learned_gates_on_request():
+    blocks = [Block() for _ in range(2)]
+    routing, gates, _ = moe_ffns(blocks, ["feed_forward"], 3, None, "learned", 2)
+    assert routing is None and (gates.num_experts, gates.top_k) == (3, 2)
+    assert all(isinstance(b.feed_forward, LearnedMoEFeedForward) for b in blocks)
+
+
+@pytest.mark.parametrize("args,error,match", [
+    ((2, [3], "supervised", 1), ValueError, "out of range"),
+    ((2, None, "gated", 1), ValueError, "router"),
+    ((2, None, "learned", 3), ValueError, "top_k"),
+])
+def test_moe_ffns_rejects_bad_options(args, error, match):
+    with pytest.raises(error, match=match):
+        moe_ffns([Block() for _ in range(3)], ["feed_forward"], *args)
+
+
+def test_only_dense_positionwise_ffns_can_be_replaced():
+    block = Block()
+    block.feed_forward = torch.nn.Linear(8, 8)
+    with pytest.raises(TypeError, match="PositionwiseFeedForward"):
+        moe_ffns([block], ["feed_forward"], 2, None, "supervised", 1)
