@@ -6,6 +6,7 @@ bandwidth picks the encoder experts, the task token (forced into the decoder pre
 ``<sos> <lang> <task>``) picks the decoder experts.
 """
 
+import argparse
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
@@ -20,11 +21,13 @@ from espnet2.text.token_id_converter import TokenIDConverter
 from typeguard import typechecked
 
 from espnet_smoe.bandwidth import bandwidth_id
+from espnet_smoe.batch_beam_search import BatchedBeamSearch
 from espnet_smoe.tasks import SMoES2TTask
 from espnet_smoe.tokenizer import build_tokenizer
 
 # (text, tokens, token ids, text without special tokens, hypothesis), as ESPnet returns them
 Result = Tuple[Optional[str], List[str], List[int], Optional[str], Hypothesis]
+SWAPS = ("none", "encoder", "decoder", "both")
 
 
 class Speech2Text:
@@ -37,6 +40,8 @@ class Speech2Text:
     Args:
         s2t_train_config: The ``config.yaml`` written by training.
         s2t_model_file: The model parameters (``*.pth``).
+        model, train_args: A model already built (and its training arguments), instead of
+            the two files (benchmarks, notebooks).
         device: ``cpu`` or ``cuda``.
         dtype: ``float32``, ``float16`` or ``bfloat16``.
         beam_size: Beam width (1 = greedy).
@@ -47,12 +52,15 @@ class Speech2Text:
         nbest: Hypotheses returned.
         normalize_length: Rank finished hypotheses by per-token score.
         lang_sym, task_sym, bandwidth: Defaults for the per-call arguments.
+        swap_routes: ``none``, or the S-MoE stacks whose route is deliberately wrong, for the
+            routing ablation: ``encoder`` (each utterance to the other bandwidth's experts),
+            ``decoder`` (each guiding token to the other task's experts) or ``both``.
     """
 
     @typechecked
     def __init__(
         self,
-        s2t_train_config: Union[Path, str],
+        s2t_train_config: Union[Path, str, None] = None,
         s2t_model_file: Union[Path, str, None] = None,
         device: str = "cpu",
         dtype: str = "float32",
@@ -66,22 +74,38 @@ class Speech2Text:
         lang_sym: Optional[str] = None,
         task_sym: Optional[str] = None,
         bandwidth: Optional[str] = None,
+        swap_routes: str = "none",
+        model: Optional[torch.nn.Module] = None,
+        train_args: Optional[argparse.Namespace] = None,
     ):
-        model, train_args = SMoES2TTask.build_model_from_file(
-            s2t_train_config, s2t_model_file, device
-        )
-        self.model = model.to(dtype=getattr(torch, dtype)).eval()
+        if model is None:
+            if s2t_train_config is None:
+                raise ValueError("give s2t_train_config (and s2t_model_file), or model")
+            model, train_args = SMoES2TTask.build_model_from_file(
+                s2t_train_config, s2t_model_file, device
+            )
+        self.model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
         self.train_args = train_args
         self.token_list = list(model.token_list)
         self.converter = TokenIDConverter(self.token_list)
-        self.tokenizer = build_tokenizer(
-            train_args.token_type, train_args.bpemodel, self.token_list
+        token_type = getattr(train_args, "token_type", None)
+        bpemodel = getattr(train_args, "bpemodel", None)
+        # As ESPnet's Speech2Text: no text output (token ids only) without a tokenizer model.
+        self.tokenizer = (
+            None
+            if token_type is None or (token_type in ("bpe", "bbpe") and bpemodel is None)
+            else build_tokenizer(token_type, bpemodel, self.token_list)
         )
         self.beam_search = self._build_beam_search(beam_size, ctc_weight, penalty, normalize_length)
         self.beam_search.to(device=device, dtype=getattr(torch, dtype)).eval()
+        self.batch_search = None if ctc_weight >= 1.0 else BatchedBeamSearch(
+            self.model.decoder, self.model.ctc, self.model.sos, self.model.eos,
+            len(self.token_list), beam_size, ctc_weight, penalty, normalize_length,
+        )
         self.device, self.dtype = device, getattr(torch, dtype)
         self.maxlenratio, self.minlenratio, self.nbest = maxlenratio, minlenratio, nbest
         self.lang_sym, self.task_sym, self.bandwidth = lang_sym, task_sym, bandwidth
+        self.encoder_shift = self._swap_routes(swap_routes)
 
     @classmethod
     def from_pretrained(
@@ -119,6 +143,20 @@ class Speech2Text:
             search.__class__ = BatchBeamSearch  # ESPnet's own way to pick the batched search
         return search
 
+    def _swap_routes(self, swap: str) -> int:
+        """Apply ``swap_routes``; returns the shift (mod N) applied to encoder routes."""
+        if swap not in SWAPS:
+            raise ValueError(f"swap_routes must be one of {SWAPS}, got '{swap}'")
+        stacks = {"none": [], "both": ["encoder", "decoder"]}.get(swap, [swap])
+        for name in stacks:
+            if getattr(getattr(self.model, name), "routing", None) is None:
+                raise ValueError(f"swap_routes={swap}: the model's {name} has no S-MoE routing")
+        if "decoder" in stacks:
+            dec = self.model.decoder
+            n = dec.routing.num_experts
+            dec.set_route_tokens({sym: (e + 1) % n for sym, e in dec.route_tokens.items()})
+        return int("encoder" in stacks)
+
     def _symbol_id(self, sym: Optional[str], what: str) -> int:
         if sym is None:
             raise ValueError(f"no {what} given: pass {what}=... (e.g. '<spa>', '<asr>')")
@@ -147,6 +185,8 @@ class Speech2Text:
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """(B, T) waveforms -> encoder output (B, T', D) and lengths, routed by ``route``."""
         speech = speech.to(self.device, self.dtype)
+        if route is not None and self.encoder_shift:
+            route = (route + self.encoder_shift) % self.model.encoder.routing.num_experts
         with self.model.encoder_routing(route, speech.size(0)):
             enc, enc_lens = self.model.encode(speech, lengths.to(self.device))
         return (enc[0] if isinstance(enc, tuple) else enc), enc_lens
@@ -177,6 +217,22 @@ class Speech2Text:
         enc, _ = self.encode(speech[None], torch.tensor([speech.numel()]), route)
         hyps = self.beam_search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
         return [self._result(h) for h in hyps[: self.nbest]]
+
+    @torch.no_grad()
+    def decode_batch(
+        self,
+        speech: torch.Tensor,
+        lengths: torch.Tensor,
+        route: Optional[torch.Tensor],
+        prefixes: List[List[int]],
+    ) -> List[List[Result]]:
+        """Decode (B, nsamples) padded waveforms together (:class:`BatchedBeamSearch`): one
+        route id and one forced prefix per utterance; n-best results per utterance."""
+        if self.batch_search is None:
+            raise ValueError("batched decoding needs the attention decoder (ctc_weight < 1)")
+        enc, enc_lens = self.encode(speech, lengths, route)
+        hyps = self.batch_search(enc, enc_lens, prefixes, self.maxlenratio, self.minlenratio)
+        return [[self._result(h) for h in nbest[: self.nbest]] for nbest in hyps]
 
     def _result(self, hyp: Hypothesis) -> Result:
         ids = hyp.yseq.tolist()

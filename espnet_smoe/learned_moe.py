@@ -29,10 +29,12 @@ class GateRecord:
         self.logits: Optional[List[torch.Tensor]] = None  # one (B, T, N) per layer, when recording
         self.aux_loss: Optional[torch.Tensor] = None  # of the last recorded forward
         self.token_shares: Optional[torch.Tensor] = None  # (N,) top-1 shares of valid tokens
+        self.last_logits: Optional[List[torch.Tensor]] = None  # detached, for usage analysis
+        self.last_mask: Optional[torch.Tensor] = None
 
     def clear(self):
         """Forget the last forward's loss and shares (a forward that skips the stack has none)."""
-        self.aux_loss = self.token_shares = None
+        self.aux_loss = self.token_shares = self.last_logits = self.last_mask = None
 
     @contextmanager
     def recording(self) -> Iterator[List[torch.Tensor]]:
@@ -46,6 +48,7 @@ class GateRecord:
     def summarise(self, logits: List[torch.Tensor], mask: torch.Tensor):
         """Store the balancing loss and top-1 token shares of ``logits`` over ``mask`` (B, T)."""
         self.aux_loss = load_balancing_loss(logits, mask, self.top_k)
+        self.last_logits, self.last_mask = [layer.detach() for layer in logits], mask
         with torch.no_grad():
             counts = sum(expert_counts(layer, mask) for layer in logits)
             self.token_shares = counts / counts.sum().clamp(min=1)

@@ -2,8 +2,10 @@
 """Stage 8: decode one test set for one task with ``--nj`` parallel jobs, showing progress.
 
 Splits the set's keys into ``--nj`` parts, runs ``espnet_smoe.bin.s2t_inference`` on each (logs
-in ``<output_dir>/logs/decode.<n>.log``), shows one progress bar over all jobs, then merges
-``<n>best_recog/*`` into ``<output_dir>``. A failing job stops the stage with its log's tail.
+in ``<output_dir>/logs/decode.<n>.log``; each job gets an equal share of the CPU threads), shows
+one progress bar over all jobs, then merges ``<n>best_recog/*`` and the jobs' ``timing.json``
+into ``<output_dir>``. A failing job stops the stage with its log's tail. Options this script
+does not know (``--swap_routes``, ``--beam_size``, ...) go to every s2t_inference job.
 
 Usage:
     python local/decode.py --nj 2 --data dump/raw/test_nb --task_sym '<asr>' --lang_sym '<spa>' \
@@ -12,6 +14,8 @@ Usage:
 """
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 import time
@@ -33,15 +37,17 @@ def get_args():
     parser.add_argument("--s2t_train_config", required=True)
     parser.add_argument("--s2t_model_file", required=True)
     parser.add_argument("--config", help="inference config (YAML of s2t_inference options)")
-    return parser.parse_args()
+    return parser.parse_known_args()
 
 
 def main():
-    args = get_args()
+    args, inference_args = get_args()
     keys = sorted(read_table(args.data / "wav.scp"))
     nj = max(1, min(args.nj, len(keys)))
     logs = args.output_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    threads = str(max(1, (os.cpu_count() or 1) // nj))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     jobs = []
     for n in range(1, nj + 1):
         key_file = logs / f"keys.{n}.scp"
@@ -55,8 +61,9 @@ def main():
                "--output_dir", str(logs / f"output.{n}")]
         if args.config:
             cmd += ["--config", args.config]
+        cmd += inference_args
         log = open(logs / f"decode.{n}.log", "w", encoding="utf-8")
-        jobs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log, n))
+        jobs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, n))
 
     def done() -> int:
         return sum(_count(logs / f"output.{n}" / "1best_recog" / "score") for n in range(1, nj + 1))
@@ -92,6 +99,12 @@ def merge(logs: Path, nj: int, out: Path, keys):
                 missing = sorted(set(keys) - set(merged))
                 sys.exit(f"{out}: {len(missing)} utterances were not decoded, e.g. {missing[:5]}")
             write_table(out / best / name, merged)
+    parts = [json.loads((logs / f"output.{n}" / "timing.json").read_text()) for n in range(1, nj + 1)]
+    decode_s, audio_s = sum(p["decode_s"] for p in parts), sum(p["audio_s"] for p in parts)
+    timing = dict(decode_s=round(decode_s, 3), audio_s=round(audio_s, 3), jobs=nj,
+                  utterances=sum(p["utterances"] for p in parts),
+                  rtf=round(decode_s / audio_s, 5) if audio_s else None)
+    (out / "timing.json").write_text(json.dumps(timing) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

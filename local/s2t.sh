@@ -12,8 +12,10 @@
 #  5 multitask examples with guiding tokens (<src><asr>, <src><st_tgt>)
 #  6 statistics (shapes, feature mean/var) with ESPnet's collect_stats
 #  7 training (espnet_smoe.bin.s2t_train; --ngpu >1 uses ESPnet's DDP launcher; resumable)
-#  8 decoding of every test set x task (--nj jobs)
-#  9 scoring: WER / BLEU per bandwidth -> exp/<tag>/RESULTS.md, results.json
+#  8 decoding of every test set x task (--nj jobs); --route_ablation "encoder decoder" also
+#    decodes with those stacks' S-MoE routes swapped (each to the other expert)
+#  9 scoring: WER / BLEU / RTF per bandwidth -> exp/<tag>/RESULTS.md, results.json; for a
+#    learned-gate model also its expert usage per test set and task (expert_usage.md)
 # 10 packing: exp/<tag>/<tag>.zip, loadable by espnet_smoe.Speech2Text.from_pretrained
 set -euo pipefail
 
@@ -50,6 +52,7 @@ train_args=""                # extra options for s2t_train
 inference_config=""
 inference_model=valid.acc.ave.pth
 inference_args=""
+route_ablation=""            # S-MoE stacks to also decode with swapped routes: encoder decoder
 
 . "${root}/local/parse_options.sh"
 
@@ -163,6 +166,7 @@ if todo 7; then
     log "Stage 7: training ${exp} (config ${train_config}, ngpu ${ngpu}); log: ${exp}/train.log"
     need ${stats_dir}/train/speech_shape ${stats_dir}/train/feats_stats.npz
     mkdir -p ${exp}
+    train_start=${SECONDS}
     dist_opts=""
     [ "${ngpu}" -gt 1 ] && dist_opts="--multiprocessing_distributed true"
     ${python} -m espnet_smoe.bin.s2t_train --config ${train_config} ${common_opts} \
@@ -176,6 +180,7 @@ if todo 7; then
         | grep --line-buffered -E "epoch results|ERROR|Error|Traceback" || true
     [ "${PIPESTATUS[0]}" -eq 0 ] || die "training failed: see ${exp}/train.log"
     need ${exp}/${inference_model}
+    echo $((SECONDS - train_start)) > ${exp}/train_seconds  # this run's wall time (resumes: the last part)
 fi
 
 inference_tag=decode_$(basename "${inference_config:-default}" .yaml)_$(basename ${inference_model} .pth)
@@ -183,13 +188,17 @@ inference_tag=decode_$(basename "${inference_config:-default}" .yaml)_$(basename
 if todo 8; then
     log "Stage 8: decoding ${eval_sets}x (${tasks}) with ${nj} jobs -> ${exp}/${inference_tag}"
     need ${exp}/config.yaml ${exp}/${inference_model}
-    for s in ${eval_sets}; do
-        for task in ${tasks}; do
-            ${python} "${root}/local/decode.py" --nj ${nj} --ngpu $((ngpu > 0 ? 1 : 0)) --data ${dump}/${s} \
-                --lang_sym "<${src_lang}>" --task_sym "<${task}>" \
-                --s2t_train_config ${exp}/config.yaml --s2t_model_file ${exp}/${inference_model} \
-                --output_dir ${exp}/${inference_tag}/${s}/${task} \
-                ${inference_config:+--config ${inference_config}} ${inference_args}
+    for swap in none ${route_ablation}; do
+        out=${exp}/${inference_tag}$([ ${swap} = none ] || echo _swap_${swap})
+        [ ${swap} = none ] || log "routing ablation: ${swap} routes swapped -> ${out}"
+        for s in ${eval_sets}; do
+            for task in ${tasks}; do
+                ${python} "${root}/local/decode.py" --nj ${nj} --ngpu $((ngpu > 0 ? 1 : 0)) --data ${dump}/${s} \
+                    --lang_sym "<${src_lang}>" --task_sym "<${task}>" --swap_routes ${swap} \
+                    --s2t_train_config ${exp}/config.yaml --s2t_model_file ${exp}/${inference_model} \
+                    --output_dir ${out}/${s}/${task} \
+                    ${inference_config:+--config ${inference_config}} ${inference_args}
+            done
         done
     done
 fi
@@ -197,7 +206,14 @@ fi
 if todo 9; then
     log "Stage 9: scoring -> ${exp}/RESULTS.md, ${exp}/results.json"
     ${python} "${root}/local/score.py" --decode_dir ${exp}/${inference_tag} --dump ${dump} \
-        --test_sets ${eval_sets} --tasks ${tasks} --out ${exp}
+        --test_sets ${eval_sets} --tasks ${tasks} --out ${exp} --swap_routes ${route_ablation}
+    if grep -q "router: learned" ${exp}/config.yaml; then
+        log "learned gates: expert usage per test set and task -> ${exp}/expert_usage.md"
+        ${python} -m espnet_smoe.bin.expert_usage --s2t_train_config ${exp}/config.yaml \
+            --s2t_model_file ${exp}/${inference_model} $(for s in ${eval_sets}; do echo --data ${dump}/${s}; done) \
+            --lang_sym ${src_lang} --tasks ${tasks} --out ${exp} > ${exp}/expert_usage.log 2>&1 \
+            || die "expert usage failed: see ${exp}/expert_usage.log"
+    fi
 fi
 
 if todo 10; then

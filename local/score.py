@@ -2,12 +2,15 @@
 """Stage 9: score every decoded test set x task; write RESULTS.md and results.json.
 
 WER for transcription (words compared after lower-casing and removing punctuation, as usual for
-ASR), BLEU for translation (sacrebleu on detokenised text, with its signature). A hypothesis
-missing for any reference utterance is an error, never skipped.
+ASR), BLEU for translation (sacrebleu on detokenised text, with its signature). Each row also carries the
+decoding real-time factor (``timing.json`` of stage 8). With ``--swap_routes`` the routing
+ablation's decodes (``<decode_dir>_swap_<stack>``) are scored too, as rows whose ``routes`` say
+which stack was sent to the wrong expert. A hypothesis missing for any reference utterance is an
+error, never skipped.
 
 Usage:
     python local/score.py --decode_dir exp/s2t/decode_beam5 --dump dump/raw \
-        --test_sets test_wb test_nb --tasks asr st_eng --out exp/s2t
+        --test_sets test_wb test_nb --tasks asr st_eng --out exp/s2t [--swap_routes encoder]
 """
 
 import argparse
@@ -28,6 +31,8 @@ def get_args():
     parser.add_argument("--test_sets", nargs="+", required=True)
     parser.add_argument("--tasks", nargs="+", required=True, help="asr, st_<lang>, ...")
     parser.add_argument("--out", type=Path, required=True, help="where RESULTS.md/results.json go")
+    parser.add_argument("--swap_routes", nargs="*", default=[],
+                        help="also score <decode_dir>_swap_<stack> for these stacks")
     return parser.parse_args()
 
 
@@ -42,7 +47,7 @@ def wer(refs, hyps) -> float:
     return 100.0 * errors / max(1, sum(len(normalize(r)) for r in refs))
 
 
-def score_set(dump: Path, decode: Path, test_set: str, task: str):
+def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = "trained"):
     ref_file = dump / test_set / ("text" if task == "asr" else f"text.{task[3:]}")
     refs = read_table(ref_file)
     hyp_file = decode / test_set / task / "1best_recog" / "text_nospecial"
@@ -54,7 +59,9 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str):
     keys = sorted(refs)
     bandwidths = set(read_table(dump / test_set / "utt2bw").values())
     row = {"test_set": test_set, "task": task, "bandwidth": "/".join(sorted(bandwidths)),
-           "utterances": len(keys)}
+           "routes": routes, "utterances": len(keys)}
+    timing = decode / test_set / task / "timing.json"
+    row["rtf"] = json.loads(timing.read_text())["rtf"] if timing.is_file() else None
     ref_list, hyp_list = [refs[k] for k in keys], [hyps[k] for k in keys]
     if task == "asr":
         row["wer"] = round(wer(ref_list, hyp_list), 2)
@@ -66,13 +73,16 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str):
 
 def markdown(rows, signature, decode_dir) -> str:
     lines = [f"# Results: {decode_dir}", "",
-             "| test set | bandwidth | task | metric | score | utterances |",
-             "|---|---|---|---|---:|---:|"]
+             "| test set | bandwidth | task | routes | metric | score | utterances | RTF |",
+             "|---|---|---|---|---|---:|---:|---:|"]
     for r in rows:
         metric = "WER (%)" if "wer" in r else "BLEU"
-        lines.append(f"| {r['test_set']} | {r['bandwidth']} | {r['task']} | {metric} | "
-                     f"{r.get('wer', r.get('bleu')):.2f} | {r['utterances']} |")
-    lines += ["", "WER: words after lower-casing and removing punctuation."]
+        rtf = "" if r["rtf"] is None else f"{r['rtf']:.4f}"
+        lines.append(f"| {r['test_set']} | {r['bandwidth']} | {r['task']} | {r['routes']} | "
+                     f"{metric} | {r.get('wer', r.get('bleu')):.2f} | {r['utterances']} | {rtf} |")
+    lines += ["", "WER: words after lower-casing and removing punctuation. RTF: decoding seconds "
+              "per second of audio (model loading excluded). routes: `trained` = as trained; "
+              "`swap_<stack>` = that stack's S-MoE route deliberately sent to the other expert."]
     if signature:
         lines.append(f"BLEU: sacrebleu `{signature}`.")
     return "\n".join(lines) + "\n"
@@ -81,11 +91,14 @@ def markdown(rows, signature, decode_dir) -> str:
 def main():
     args = get_args()
     rows, signature = [], None
-    for test_set in args.test_sets:
-        for task in args.tasks:
-            row, sig = score_set(args.dump, args.decode_dir, test_set, task)
-            rows.append(row)
-            signature = sig or signature
+    conditions = [("trained", args.decode_dir)] + [
+        (f"swap_{stack}", Path(f"{args.decode_dir}_swap_{stack}")) for stack in args.swap_routes]
+    for routes, decode_dir in conditions:
+        for test_set in args.test_sets:
+            for task in args.tasks:
+                row, sig = score_set(args.dump, decode_dir, test_set, task, routes)
+                rows.append(row)
+                signature = sig or signature
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "RESULTS.md").write_text(markdown(rows, signature, args.decode_dir), encoding="utf-8")
     result = {"decode_dir": str(args.decode_dir), "bleu_signature": signature, "results": rows}

@@ -112,6 +112,42 @@ def test_inference_cli_writes_espnet_outputs(trained):
         assert sorted(line.split(maxsplit=1)[0] for line in lines) == sorted(keys)
 
 
+def test_inference_cli_batches_utterances_and_reports_timing(trained):
+    root, corpus = trained
+    outputs = {}
+    for batch_size in (1, 3):
+        out = root / f"decode_b{batch_size}"
+        run("espnet_smoe.bin.s2t_inference", "--s2t_train_config", str(root / "exp/config.yaml"),
+            "--s2t_model_file", str(root / "exp/valid.loss.best.pth"),
+            "--data_path_and_name_and_type", f"{corpus['data'] / 'wav.scp'},speech,sound",
+            "--data_path_and_name_and_type", f"{corpus['data'] / 'utt2bw'},bandwidth,text",
+            "--lang_sym", "spa", "--task_sym", "st_eng", "--beam_size", "2", "--maxlenratio", "0.3",
+            "--batch_size", str(batch_size), "--output_dir", str(out), cwd=root)
+        outputs[batch_size] = dict(line.split(maxsplit=1) for line in
+                                   (out / "1best_recog/token_int").read_text().splitlines())
+        timing = json.loads((out / "timing.json").read_text())
+        assert timing["utterances"] == len(outputs[batch_size]) and timing["rtf"] > 0
+    assert outputs[3].keys() == outputs[1].keys()
+    for key, ids in outputs[3].items():  # every hypothesis carries its own forced prefix
+        assert ids.split()[:2] == outputs[1][key].split()[:2]
+
+
+def test_swapped_routes_send_utterances_to_the_other_experts(trained):
+    from espnet_smoe import Speech2Text
+
+    root, corpus = trained
+    wav, _ = sf.read(corpus["data"] / "wav/utt0.wav")
+    for swap, enc_counts, dec_expert in (("none", [0, 1], 0), ("encoder", [1, 0], 0),
+                                          ("decoder", [0, 1], 1), ("both", [1, 0], 1)):
+        s2t = Speech2Text(root / "exp/config.yaml", root / "exp/valid.loss.best.pth",
+                          beam_size=1, maxlenratio=0.1, swap_routes=swap)
+        s2t(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="nb")
+        assert s2t.model.encoder.routing.last_counts == enc_counts, swap
+        assert s2t.model.decoder.routing.last_counts[dec_expert] == 1, swap
+    with pytest.raises(ValueError, match="swap_routes"):
+        Speech2Text(root / "exp/config.yaml", root / "exp/valid.loss.best.pth", swap_routes="gate")
+
+
 def test_count_params_reports_total_and_active_routes(trained):
     root, corpus = trained
     counts = json.loads(run("espnet_smoe.bin.count_params", str(root / "exp/config.yaml"),

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Decode a data directory with an S-MoE model; ESPnet's ``s2t_inference`` interface and outputs.
 
-Writes ``<output_dir>/<n>best_recog/{text,text_nospecial,token,token_int,score}``. The encoder
+Writes ``<output_dir>/<n>best_recog/{text,text_nospecial,token,token_int,score}`` and
+``<output_dir>/timing.json`` (decoding seconds, audio seconds, real-time factor). The encoder
 route comes from the data's ``utt2bw`` (or ``--bandwidth`` for the whole set), the decoder route
-from ``--task_sym``. Speech is decoded at its own length (no 30 s padding).
+from ``--task_sym``; ``--swap_routes`` deliberately takes the other expert (routing ablation).
+Speech is decoded at its own length (no 30 s padding).
 
 Usage (one job; the recipe's stage 8 runs ``--nj`` of them on split key files):
     python -m espnet_smoe.bin.s2t_inference \
@@ -14,9 +16,13 @@ Usage (one job; the recipe's stage 8 runs ``--nj`` of them on split key files):
 """
 
 import argparse
+import json
 import logging
 import sys
+import time
+from pathlib import Path
 
+import humanfriendly
 import torch
 from espnet.nets.beam_search import Hypothesis
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
@@ -27,7 +33,7 @@ from espnet2.utils import config_argparse
 from espnet2.utils.types import str2triple_str, str_or_none
 from tqdm import tqdm
 
-from espnet_smoe.inference import Speech2Text
+from espnet_smoe.inference import SWAPS, Speech2Text
 from espnet_smoe.tasks import SMoES2TTask
 
 
@@ -37,8 +43,8 @@ def count_keys(path: str) -> int:
 
 
 def inference(args: argparse.Namespace):
-    if args.batch_size != 1:
-        raise NotImplementedError("batch decoding is not supported yet: use --batch_size 1")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch_size must be >= 1, got {args.batch_size}")
     device = "cuda" if args.ngpu > 0 else "cpu"
     set_all_random_seed(args.seed)
     s2t = Speech2Text(
@@ -53,12 +59,13 @@ def inference(args: argparse.Namespace):
         minlenratio=args.minlenratio,
         nbest=args.nbest,
         normalize_length=args.normalize_length,
+        swap_routes=args.swap_routes,
     )
     prefix = s2t.prefix(args.lang_sym, args.task_sym)
     loader = SMoES2TTask.build_streaming_iterator(
         args.data_path_and_name_and_type,
         dtype=args.dtype,
-        batch_size=1,
+        batch_size=args.batch_size,
         key_file=args.key_file,
         num_workers=args.num_workers,
         preprocess_fn=SMoES2TTask.build_preprocess_fn(s2t.train_args, False),
@@ -66,25 +73,56 @@ def inference(args: argparse.Namespace):
         inference=True,
     )
     total = count_keys(args.key_file or args.data_path_and_name_and_type[0][0])
-    with DatadirWriter(args.output_dir) as writer:
-        for keys, batch in tqdm(loader, total=total, desc=args.output_dir, mininterval=5):
-            key = keys[0]
+    rate = humanfriendly.parse_size(str((s2t.train_args.frontend_conf or {}).get("fs", 16000)))
+    seconds = {"decode": 0.0, "audio": 0.0}
+    with DatadirWriter(args.output_dir) as writer, tqdm(
+        total=total, desc=args.output_dir, mininterval=5
+    ) as bar:
+        for keys, batch in loader:
+            speech, lengths = batch["speech"], batch["speech_lengths"]
             bandwidth = batch.get("bandwidth")
-            route = bandwidth.view(-1).to(device) if bandwidth is not None else s2t.route(args.bandwidth)
+            route = (bandwidth.view(-1).to(device) if bandwidth is not None
+                     else s2t.route(args.bandwidth, len(keys)))
+            start = time.perf_counter()
             try:
-                results = s2t.decode(batch["speech"][0], route, prefix)
-            except TooShortUttError as e:  # kept as an empty hypothesis, scored as deletions
-                logging.warning(f"{key}: {e}; writing an empty hypothesis")
+                if len(keys) == 1:  # ESPnet's own beam search
+                    results = [s2t.decode(speech[0, : lengths[0]], route, prefix)]
+                else:
+                    results = s2t.decode_batch(speech, lengths, route, [prefix] * len(keys))
+            except TooShortUttError as e:  # kept as empty hypotheses, scored as deletions
+                logging.warning(f"{keys}: {e}; writing empty hypotheses")
                 empty = Hypothesis(score=float("-inf"), scores={}, states={}, yseq=torch.tensor([]))
-                results = [("", [], [], "", empty)]
-            for n, (text, tokens, token_int, text_nospecial, hyp) in enumerate(results, 1):
-                best = writer[f"{n}best_recog"]
-                best["token"][key] = " ".join(tokens)
-                best["token_int"][key] = " ".join(map(str, token_int))
-                best["score"][key] = str(float(hyp.score))
-                if text is not None:
-                    best["text"][key] = text
-                    best["text_nospecial"][key] = text_nospecial
+                results = [[("", [], [], "", empty)] for _ in keys]
+            seconds["decode"] += time.perf_counter() - start
+            seconds["audio"] += float(lengths.sum()) / rate
+            for key, nbest in zip(keys, results):
+                write_nbest(writer, key, nbest)
+            bar.update(len(keys))
+    write_timing(Path(args.output_dir) / "timing.json", seconds["decode"], seconds["audio"], total)
+
+
+def write_nbest(writer: DatadirWriter, key: str, nbest):
+    for n, (text, tokens, token_int, text_nospecial, hyp) in enumerate(nbest, 1):
+        best = writer[f"{n}best_recog"]
+        best["token"][key] = " ".join(tokens)
+        best["token_int"][key] = " ".join(map(str, token_int))
+        best["score"][key] = str(float(hyp.score))
+        if text is not None:
+            best["text"][key] = one_line(text)
+            best["text_nospecial"][key] = one_line(text_nospecial)
+
+
+def one_line(text: str) -> str:
+    """A hypothesis as one line of a Kaldi text file: byte-level tokens can decode to line
+    breaks (an undertrained model emits them), which would split the file's entry."""
+    return " ".join(text.splitlines())
+
+
+def write_timing(path: Path, decode_s: float, audio_s: float, utterances: int):
+    """Decoding time (model loading excluded) against audio duration: the real-time factor."""
+    timing = dict(decode_s=round(decode_s, 3), audio_s=round(audio_s, 3), utterances=utterances,
+                  rtf=round(decode_s / audio_s, 5) if audio_s else None)
+    path.write_text(json.dumps(timing) + "\n", encoding="utf-8")
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -106,7 +144,8 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--s2t_train_config", required=True)
     group.add_argument("--s2t_model_file", required=True)
     group = parser.add_argument_group("Beam search")
-    group.add_argument("--batch_size", type=int, default=1)
+    group.add_argument("--batch_size", type=int, default=1,
+                       help="utterances decoded together (>1: espnet_smoe's batched beam search)")
     group.add_argument("--nbest", type=int, default=1)
     group.add_argument("--beam_size", type=int, default=5)
     group.add_argument("--penalty", type=float, default=0.0, help="length bonus per token")
@@ -119,6 +158,9 @@ def get_parser() -> argparse.ArgumentParser:
     group.add_argument("--task_sym", required=True, help="task token, e.g. <asr> or <st_eng>")
     group.add_argument("--bandwidth", choices=["wb", "nb"],
                        help="bandwidth of every utterance when the data has no utt2bw")
+    group.add_argument("--swap_routes", choices=list(SWAPS), default="none",
+                       help="routing ablation: send the S-MoE encoder and/or decoder to the "
+                       "other expert")
     return parser
 
 

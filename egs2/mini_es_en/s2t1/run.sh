@@ -3,21 +3,25 @@
 # The corpus is made here from Debian packages (fortunes-es sentences, espeak-ng voices,
 # Apertium translations), so the whole recipe runs with no download and no GPU:
 #
-#   ./run.sh                         # every stage, default size (~30 min on a 2-core CPU)
+#   ./run.sh                         # every stage, default size
 #   ./run.sh --size smoke            # ~30 utterances, all stages in minutes (the tests run this)
 #   ./run.sh --stage 7 --stop_stage 9 --train_config conf/mini/base.yaml
+#   ./run.sh --matrix mini           # the paper's comparison: every conf/mini variant, one report
 #
-# --size is this corpus's own option; every other option goes to ../../../local/s2t.sh
-# (see its header for the stages and options).
+# --size and --matrix are this corpus's own options; every other option goes to
+# ../../../local/s2t.sh (see its header for the stages and options), or with --matrix to
+# ../../../local/matrix.sh (--variants, --seeds).
 set -euo pipefail
 
 size=default          # smoke | default | full
 seed=777              # corpus seed (sentence split, voices)
+matrix=""             # mini | paper: run the experiment matrix of conf/<matrix>/
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --size) size=$2; shift 2 ;;
     --corpus_seed) seed=$2; shift 2 ;;
+    --matrix) matrix=$2; shift 2 ;;
     *) args+=("$1"); shift ;;
     esac
 done
@@ -30,9 +34,11 @@ full)    opts=(--bbpe_vocab_size 2000 --inference_config conf/decode.yaml) ;;
 *) echo "$0: --size must be smoke, default or full, not '${size}'" >&2; exit 1 ;;
 esac
 
-../../../local/s2t.sh \
-    --data_cmd "local/data.sh --size ${size} --seed ${seed}" \
-    --src_lang spa --tgt_langs eng \
-    --train_set train --valid_set dev --test_sets test \
-    --train_config conf/mini/encdec_smoe.yaml \
-    "${opts[@]}" "${args[@]}"
+corpus=(--data_cmd "local/data.sh --size ${size} --seed ${seed}"
+        --src_lang spa --tgt_langs eng --train_set train --valid_set dev --test_sets test)
+if [ -n "${matrix}" ]; then
+    ../../../local/matrix.sh --matrix "${matrix}" "${corpus[@]}" "${opts[@]}" "${args[@]}"
+else
+    ../../../local/s2t.sh "${corpus[@]}" --train_config conf/mini/encdec_smoe.yaml \
+        "${opts[@]}" "${args[@]}"
+fi

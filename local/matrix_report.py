@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""The experiment matrix's report: one table per question, as in the paper, plus a plot.
+
+Reads, for every variant and seed, ``exp/matrix/<variant>_seed<seed>/`` (``results.json`` of
+stage 9, ``train_seconds``, ``config.yaml``, ``expert_usage.json`` for learned gates) and writes
+``exp/matrix/RESULTS.md``, ``results.json`` and ``matrix.png``:
+
+1. WER and BLEU per bandwidth (mean over seeds, ± standard deviation with several seeds), the
+   relative change against ``base`` (WER: relative reduction, BLEU: relative gain, both in %,
+   positive = better), total and active parameters, decoding real-time factor, training time.
+2. The routing ablation: the same scores with an S-MoE stack sent to the wrong expert.
+3. The learned gates' expert usage: do they find the bandwidth / task split by themselves?
+
+Usage:
+    python local/matrix_report.py --exp exp/matrix --conf conf/mini \
+        --variants base dec_ffnx2 dec_smoe encdec_smoe learned_moe --seeds 1
+"""
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from espnet_smoe.bin.count_params import build_model, count
+
+METRICS = [("wer", "nb"), ("wer", "wb"), ("bleu", "nb"), ("bleu", "wb")]
+NAMES = {"base": "Base (hard sharing)", "dec_ffnx2": "DecFFNx2", "dec_smoe": "DecS-MoE",
+         "encdec_smoe": "EncDecS-MoE", "learned_moe": "Learned-gate MoE"}
+
+
+def get_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exp", type=Path, required=True, help="exp/matrix")
+    parser.add_argument("--conf", type=Path, required=True, help="the configs' folder")
+    parser.add_argument("--variants", nargs="+", required=True)
+    parser.add_argument("--seeds", nargs="+", required=True)
+    parser.add_argument("--baseline", default="base")
+    return parser.parse_args()
+
+
+def scores(rows: List[Dict], routes: str) -> Dict[str, float]:
+    """``wer_nb``, ``bleu_wb``, ...: mean over the test sets of that bandwidth and metric."""
+    out = {}
+    for metric, bw in METRICS:
+        values = [r[metric] for r in rows if r["routes"] == routes and r["bandwidth"] == bw and metric in r]
+        if values:
+            out[f"{metric}_{bw}"] = statistics.mean(values)
+    return out
+
+
+def mean_std(values: List[float]) -> Dict[str, Optional[float]]:
+    return {"mean": round(statistics.mean(values), 2),
+            "std": round(statistics.stdev(values), 2) if len(values) > 1 else None}
+
+
+def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
+    runs = []
+    for seed in seeds:
+        run = exp / f"{variant}_seed{seed}"
+        if not (run / "results.json").is_file():
+            sys.exit(f"{run}/results.json is missing: run the matrix's stages 7-9 for {variant}")
+        rows = json.loads((run / "results.json").read_text())["results"]
+        timing = run / "train_seconds"
+        runs.append({"seed": seed, "rows": rows, "dir": run,
+                     "train_seconds": int(timing.read_text()) if timing.is_file() else None})
+    per_seed = [scores(r["rows"], "trained") for r in runs]
+    result = {"per_seed": [{"seed": r["seed"], **s} for r, s in zip(runs, per_seed)],
+              "scores": {k: mean_std([s[k] for s in per_seed]) for k in per_seed[0]}}
+    rtfs = [r["rtf"] for run in runs for r in run["rows"] if r["routes"] == "trained" and r.get("rtf")]
+    result["rtf"] = round(statistics.mean(rtfs), 4) if rtfs else None
+    times = [r["train_seconds"] for r in runs if r["train_seconds"] is not None]
+    result["train_minutes"] = round(statistics.mean(times) / 60, 1) if times else None
+    swaps = sorted({r["routes"] for run in runs for r in run["rows"]} - {"trained"})
+    result["ablation"] = {
+        swap: {k: mean_std([scores(run["rows"], swap)[k] for run in runs]) for k in per_seed[0]}
+        for swap in swaps}
+    usage = [json.loads((run["dir"] / "expert_usage.json").read_text()) for run in runs
+             if (run["dir"] / "expert_usage.json").is_file()]
+    if usage:
+        result["expert_usage"] = usage[0] | {"seed": runs[0]["seed"]}
+    counts = count(build_model(runs[0]["dir"] / "config.yaml", None, None))
+    active = [n for route, n in counts["active"].items() if route != "ctc"]
+    result["params"] = {"total": counts["total"], "ctc": counts["active"]["ctc"],
+                        "active_min": min(active), "active_max": max(active)}
+    return result
+
+
+def relative(results: Dict, baseline: str):
+    """Relative change against the baseline in %, positive = better (WER down, BLEU up)."""
+    base = results[baseline]["scores"]
+    for res in results.values():
+        res["relative_to_base"] = {}
+        for key, value in res["scores"].items():
+            b = base[key]["mean"]
+            if b:
+                sign = -1 if key.startswith("wer") else 1
+                res["relative_to_base"][key] = round(sign * 100 * (value["mean"] - b) / b, 2)
+
+
+def fmt(score: Dict) -> str:
+    return f"{score['mean']:.2f}" + (f" ± {score['std']:.2f}" if score.get("std") is not None else "")
+
+
+def markdown(results: Dict, args) -> str:
+    keys = [f"{m}_{bw}" for m, bw in METRICS]
+    heads = ["WER NB", "WER WB", "BLEU NB", "BLEU WB"]
+    lines = [f"# Experiment matrix ({args.conf}, seeds {' '.join(args.seeds)})", "",
+             "## 1. Scores, parameters and cost", "",
+             "| variant | " + " | ".join(heads) + " | " + " | ".join(f"Δ{h} %" for h in heads)
+             + " | params total | active (w/o CTC) | decode RTF | train min |",
+             "|---|" + "---:|" * 12]
+    for v, res in results.items():
+        p = res["params"]
+        active = f"{(p['active_min']) / 1e6:.2f}M" + (
+            "" if p["active_min"] == p["active_max"] else f"–{p['active_max'] / 1e6:.2f}M")
+        rel = [res["relative_to_base"].get(k) for k in keys]
+        lines.append(
+            f"| {NAMES.get(v, v)} | " + " | ".join(fmt(res["scores"][k]) for k in keys) + " | "
+            + " | ".join("—" if v == args.baseline or r is None else f"{r:+.2f}" for r in rel)
+            + f" | {p['total'] / 1e6:.2f}M | {active} | {res['rtf'] or '—'} | {res['train_minutes'] or '—'} |")
+    lines += ["", "WER in %, lower is better; BLEU higher is better. Δ: relative change against "
+              f"{NAMES.get(args.baseline, args.baseline)}, positive = better (WER: relative reduction, "
+              "BLEU: relative gain). Active parameters: one utterance's, without the CTC head "
+              "(learned gates: one token's). RTF: decoding seconds per audio second, one CPU thread "
+              "per decoding job.", ""]
+    ablated = {v: r for v, r in results.items() if r["ablation"]}
+    if ablated:
+        lines += ["## 2. Routing ablation: the S-MoE route deliberately wrong", "",
+                  "| variant | routes | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * 4]
+        for v, res in ablated.items():
+            lines.append(f"| {NAMES.get(v, v)} | as trained | "
+                         + " | ".join(fmt(res["scores"][k]) for k in keys) + " |")
+            for swap, sc in res["ablation"].items():
+                cells = [f"{fmt(sc[k])} ({sc[k]['mean'] - res['scores'][k]['mean']:+.2f})" for k in keys]
+                lines.append(f"| {NAMES.get(v, v)} | {swap.replace('_', ' ')} | " + " | ".join(cells) + " |")
+        lines += ["", "swap encoder: each utterance through the other bandwidth's encoder experts; "
+                  "swap decoder: each task through the other task's decoder experts. In brackets: "
+                  "change against the trained routes.", ""]
+    for v, res in results.items():
+        usage = res.get("expert_usage")
+        if not usage:
+            continue
+        lines += [f"## 3. Expert usage of the learned gates ({NAMES.get(v, v)}, seed {usage['seed']})",
+                  "", "| stack | group | share of tokens per expert (mean over layers) |", "|---|---|---|"]
+        for stack in ("encoder", "decoder"):
+            for group, layers in usage[stack].items():
+                mean = [statistics.mean(col) for col in zip(*layers)]
+                lines.append(f"| {stack} | {group} | " + ", ".join(f"e{e} {m:.3f}" for e, m in enumerate(mean)) + " |")
+        lines += ["", "| separation (0: same mix, 1: disjoint experts as in S-MoE) | mean over layers |",
+                  "|---|---:|"]
+        for name, values in usage["separation"].items():
+            lines.append(f"| {name} | {statistics.mean(values):.3f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(results: Dict, path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = list(results)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    width = 0.38
+    for ax, metric, label in ((axes[0], "wer", "WER (%) ↓"), (axes[1], "bleu", "BLEU ↑")):
+        for i, bw in enumerate(("nb", "wb")):
+            key = f"{metric}_{bw}"
+            means = [results[v]["scores"][key]["mean"] for v in variants]
+            stds = [results[v]["scores"][key]["std"] or 0 for v in variants]
+            xs = [x + (i - 0.5) * width for x in range(len(variants))]
+            bars = ax.bar(xs, means, width, yerr=stds, capsize=3, label=bw.upper())
+            ax.bar_label(bars, fmt="%.1f", fontsize=7)
+        ax.set_xticks(range(len(variants)), [NAMES.get(v, v) for v in variants], rotation=20, fontsize=8)
+        ax.set_ylabel(label)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main():
+    args = get_args()
+    if args.baseline not in args.variants:
+        sys.exit(f"the baseline '{args.baseline}' is not among the variants {args.variants}")
+    results = {v: collect(args.exp, v, args.seeds) for v in args.variants}
+    relative(results, args.baseline)
+    args.exp.mkdir(parents=True, exist_ok=True)
+    (args.exp / "RESULTS.md").write_text(markdown(results, args), encoding="utf-8")
+    summary = {"conf": str(args.conf), "seeds": args.seeds, "baseline": args.baseline,
+               "variants": results}
+    (args.exp / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    plot(results, args.exp / "matrix.png")
+    print((args.exp / "RESULTS.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

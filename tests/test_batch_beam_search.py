@@ -1,0 +1,67 @@
+"""Batched beam search over several utterances: the hypotheses ESPnet's own search finds for
+each utterance alone, with per-utterance tasks (so per-row S-MoE routes) in one batch."""
+
+import pytest
+import torch
+from espnet.nets.batch_beam_search import BatchBeamSearch
+from espnet.nets.scorers.ctc import CTCPrefixScorer
+from espnet.nets.scorers.length_bonus import LengthBonus
+from espnet2.asr.ctc import CTC
+
+from conftest import ASR, SOS, SPA, ST, TOKENS, make_decoder
+from espnet_smoe.batch_beam_search import BatchedBeamSearch
+
+EOS = TOKENS.index("<eos>")
+
+
+def espnet_search(dec, ctc, beam, ctc_weight, penalty):
+    scorers = dict(decoder=dec, length_bonus=LengthBonus(len(TOKENS)))
+    weights = dict(decoder=1.0 - ctc_weight, length_bonus=penalty)
+    if ctc_weight > 0:
+        scorers["ctc"], weights["ctc"] = CTCPrefixScorer(ctc=ctc, eos=EOS), ctc_weight
+    return BatchBeamSearch(scorers=scorers, weights=weights, beam_size=beam, vocab_size=len(TOKENS),
+                           sos=SOS, eos=EOS, token_list=TOKENS, pre_beam_score_key="full")
+
+
+@pytest.mark.parametrize("ctc_weight,penalty,maxlenratio,beam", [
+    (0.0, 0.0, 0.0, 3),     # end detection
+    (0.3, 0.5, -5.0, 3),    # joint CTC, length bonus, forced <eos> at maxlen
+    (0.5, 0.0, 0.5, 4),     # maxlen from each utterance's own length
+    (0.3, 0.0, -4.0, 12),   # pre-beam wider than half the vocabulary
+])
+def test_batched_search_matches_espnet_per_utterance(ctc_weight, penalty, maxlenratio, beam):
+    torch.manual_seed(3)
+    dec = make_decoder()
+    with torch.no_grad():  # a decoder that ends some hypotheses early, others late
+        dec.output_layer.bias[EOS] = 2.0
+    ctc = CTC(len(TOKENS), 16).eval()
+    lens = torch.tensor([14, 10, 12])  # CTC prefix scoring needs more frames than tokens
+    enc = torch.randn(3, 14, 16)
+    tasks = [ASR, ST, ST]
+    prefixes = [[SOS, SPA, t] for t in tasks]
+    batched = BatchedBeamSearch(dec, ctc, SOS, EOS, len(TOKENS), beam, ctc_weight, penalty)(
+        enc, lens, prefixes, maxlenratio=maxlenratio)
+    for b in range(3):
+        search = espnet_search(dec, ctc, beam, ctc_weight, penalty).eval()
+        search.set_hyp_primer(prefixes[b])
+        want = search(x=enc[b, : lens[b]], maxlenratio=maxlenratio)
+        got = batched[b][: len(want)]
+        assert [h.yseq.tolist() for h in got] == [h.yseq.tolist() for h in want], b
+        for g, w in zip(got, want):
+            assert g.score == pytest.approx(float(w.score), abs=1e-4)
+            for k, v in w.scores.items():
+                assert g.scores[k] == pytest.approx(float(v), abs=1e-4), k
+
+
+def test_each_row_is_routed_by_its_own_task():
+    dec = make_decoder()
+    enc, lens = torch.randn(2, 6, 16), torch.tensor([6, 6])
+    search = BatchedBeamSearch(dec, None, SOS, EOS, len(TOKENS), beam_size=2)
+    search(enc, lens, [[SOS, SPA, ASR], [SOS, SPA, ST]], maxlenratio=-2)
+    assert dec.routing.last_counts == [2, 2]  # two beam rows per utterance, one task each
+
+
+def test_prefixes_must_match_the_batch():
+    search = BatchedBeamSearch(make_decoder(), None, SOS, EOS, len(TOKENS), beam_size=2)
+    with pytest.raises(ValueError, match="prefix"):
+        search(torch.randn(2, 6, 16), torch.tensor([6, 6]), [[SOS, SPA, ASR]])
