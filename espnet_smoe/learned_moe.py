@@ -14,9 +14,8 @@ from contextlib import contextmanager
 from typing import Iterator, List, Optional
 
 import torch
-from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
-    PositionwiseFeedForward,
-)
+
+from espnet_smoe.experts import dense_into_experts, make_experts
 
 
 class GateRecord:
@@ -105,10 +104,7 @@ class LearnedMoEFeedForward(torch.nn.Module):
         self.record = record
         self.top_k = record.top_k
         self.gate = torch.nn.Linear(idim, record.num_experts, bias=False)
-        self.experts = torch.nn.ModuleList(
-            PositionwiseFeedForward(idim, hidden_units, dropout_rate, activation)
-            for _ in range(record.num_experts)
-        )
+        self.experts = make_experts(record.num_experts, idim, hidden_units, dropout_rate, activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); each token through its top-k experts, gate-weighted."""
@@ -126,6 +122,11 @@ class LearnedMoEFeedForward(torch.nn.Module):
             if rows.numel():
                 out.index_add_(0, rows, expert(flat[rows]) * weights[rows, slot, None])
         return out.view(x.shape)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Accept a dense FFN's weights too (every expert a copy; the gate stays as it is)."""
+        dense_into_experts(state_dict, prefix, len(self.experts))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def inactive_parameters(self, expert: Optional[int] = None) -> int:
         """Parameters one token leaves unused: every expert but its top-k (``expert`` is

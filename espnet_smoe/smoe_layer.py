@@ -18,6 +18,7 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
 
+from espnet_smoe.experts import dense_into_experts, make_experts
 from espnet_smoe.learned_moe import GateRecord, LearnedMoEFeedForward
 
 # (expert, batch rows routed to it); rows is None when the expert takes the whole batch.
@@ -101,10 +102,7 @@ class SMoEFeedForward(torch.nn.Module):
     ):
         super().__init__()
         self.routing = routing
-        self.experts = torch.nn.ModuleList(
-            PositionwiseFeedForward(idim, hidden_units, dropout_rate, activation)
-            for _ in range(routing.num_experts)
-        )
+        self.experts = make_experts(routing.num_experts, idim, hidden_units, dropout_rate, activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); row b goes through the expert its route names."""
@@ -124,15 +122,8 @@ class SMoEFeedForward(torch.nn.Module):
         )
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Accept a dense FFN's weights (``w_1.*``, ``w_2.*``) and copy them into every expert.
-
-        This makes N=1 a drop-in for a dense checkpoint and lets N>1 start from one ("upcycling").
-        """
-        for name in ("w_1.weight", "w_1.bias", "w_2.weight", "w_2.bias"):
-            dense = state_dict.pop(prefix + name, None)
-            if dense is not None:
-                for e in range(len(self.experts)):
-                    state_dict.setdefault(f"{prefix}experts.{e}.{name}", dense)
+        """Accept a dense FFN's weights too (N=1: a drop-in for a dense checkpoint)."""
+        dense_into_experts(state_dict, prefix, len(self.experts))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 

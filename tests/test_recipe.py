@@ -100,3 +100,44 @@ def test_missing_inputs_give_a_clear_error(smoke_run):
                            "--bbpe_vocab_size", "123"], cwd=recipe, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "missing exp/s2t_stats_bbpe123/train/speech_shape" in proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def matrix_run(smoke_run):
+    """The experiment matrix on the smoke data (stages 7-10): a dense, an S-MoE and a
+    learned-gate variant, one seed."""
+    recipe, _ = smoke_run
+    proc = subprocess.run(["./run.sh", "--size", "smoke", "--matrix", "mini", "--stage", "7",
+                           "--variants", "base dec_smoe learned_moe", "--nj", "1"],
+                          cwd=recipe, capture_output=True, text=True)
+    assert proc.returncode == 0, f"matrix failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return recipe / "exp/matrix"
+
+
+def test_matrix_compares_variants_in_one_report(matrix_run):
+    summary = json.loads((matrix_run / "results.json").read_text())
+    variants = summary["variants"]
+    assert list(variants) == ["base", "dec_smoe", "learned_moe"]
+    for name, v in variants.items():
+        assert set(v["scores"]) == {"wer_nb", "wer_wb", "bleu_nb", "bleu_wb"}, name
+        assert v["rtf"] > 0 and v["params"]["total"] >= v["params"]["active_max"]
+    assert set(variants["dec_smoe"]["relative_to_base"]) == set(variants["dec_smoe"]["scores"])
+    # S-MoE: more parameters in total, the same active count as Base
+    assert variants["dec_smoe"]["params"]["total"] > variants["base"]["params"]["total"]
+    assert variants["dec_smoe"]["params"]["active_max"] == variants["base"]["params"]["active_max"]
+    report = (matrix_run / "RESULTS.md").read_text()
+    assert "| DecS-MoE |" in report and "Routing ablation" in report and "Expert usage" in report
+    assert (matrix_run / "matrix.png").stat().st_size > 0
+
+
+def test_matrix_runs_the_routing_ablation_and_expert_usage(matrix_run):
+    variants = json.loads((matrix_run / "results.json").read_text())["variants"]
+    assert list(variants["dec_smoe"]["ablation"]) == ["swap_decoder"]  # its encoder is dense
+    assert variants["base"]["ablation"] == {} and variants["learned_moe"]["ablation"] == {}
+    usage = variants["learned_moe"]["expert_usage"]
+    assert set(usage["encoder"]) == {"test_wb", "test_nb"}
+    assert set(usage["decoder"]) == {f"{s}/{t}" for s in ("test_wb", "test_nb") for t in ("asr", "st_eng")}
+    for layers in usage["encoder"].values():
+        assert all(sum(row) == pytest.approx(1.0, abs=1e-3) for row in layers)
+    assert all(0.0 <= v <= 1.0 for vals in usage["separation"].values() for v in vals)
+    assert (matrix_run / "learned_moe_seed1/expert_usage.png").is_file()

@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""Does S-MoE cost what the dense model costs? Measure both, side by side, in one process.
+
+Builds, from ``conf/<scale>/``, the dense ESPnet model (``base.yaml``: stock ``transformer``
+encoder and decoder), the S-MoE model with the same active shape (``encdec_smoe.yaml``) and the
+learned-gate MoE (``learned_moe.yaml``, for contrast). The S-MoE model starts from the dense
+model's weights (every expert a copy of the dense FFN), so both compute the same function and
+decode the same hypotheses: any time difference is the routing's. The learned-gate MoE starts
+from the same weights too, with a near-uniform gate and experts scaled to match.
+
+Measured on the same synthetic batches (utterances of 3-6 s, bandwidths and tasks mixed):
+
+* ``infer_b1``, ``infer_b32``: encoder forward (front-end included) at batch 1 and 32;
+* ``greedy_<task>``, ``beam_<task>``: real-time factor of ESPnet's beam search (greedy: beam 1;
+  beam: the decoding config's beam and CTC weight), utterance by utterance, per task;
+* ``train_mixed``, ``train_single``: a training step (forward, backward, Adam) on a batch that
+  mixes tasks, and on a single-task batch (the paper's scheme; bandwidths mixed in both);
+* ``peak_mem_train``: peak memory of that step above what was resident before it (CUDA: the
+  allocator's peak; CPU: the process's peak RSS, reset through /proc before each step);
+* batched beam search (:mod:`espnet_smoe.batch_beam_search`) against one-at-a-time decoding.
+
+Every time is the median of ``--repeats`` runs after ``--warmup``; the models take turns within
+each repeat, and each ratio is the median of the per-repeat ratios (S-MoE / dense).
+
+Usage:
+    python -m espnet_smoe.bin.benchmark                          # mini scale, CPU
+    python -m espnet_smoe.bin.benchmark --scale paper --device cuda --json bench.json
+"""
+
+import argparse
+import json
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import torch
+import yaml
+
+from espnet_smoe.bin.count_params import build_model
+from espnet_smoe.inference import Speech2Text
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+MODELS = {"dense": "base.yaml", "smoe": "encdec_smoe.yaml", "learned": "learned_moe.yaml"}
+TARGETS = {"infer_b1": 1.03, "infer_b32": 1.03, "train_mixed": 1.08}
+RATE = 16000
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", default="mini", help="configs from conf/<scale>/")
+    parser.add_argument("--config_dir", type=Path, help="instead of conf/<scale>")
+    parser.add_argument("--vocab_size", type=int, help="default: 1000 (mini), 40000 (paper)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--train_batch", type=int, default=16)
+    parser.add_argument("--decode_utts", type=int, default=4, help="utterances per decoding run")
+    parser.add_argument("--beam_size", type=int, default=5)
+    parser.add_argument("--ctc_weight", type=float, default=0.3)
+    parser.add_argument("--decode_tokens", type=int, default=20,
+                        help="maximum output tokens per utterance (maxlenratio < 0)")
+    parser.add_argument("--batch_decode", type=int, default=8, help="utterances per batched search")
+    parser.add_argument("--skip_learned", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write every figure as one JSON object")
+    return parser
+
+
+def build_models(args) -> Dict[str, torch.nn.Module]:
+    conf = args.config_dir or CONF / args.scale
+    vocab = args.vocab_size or (40000 if args.scale == "paper" else 1000)
+    names = [n for n in MODELS if not (n == "learned" and args.skip_learned)]
+    models = {}
+    for name in names:
+        torch.manual_seed(args.seed)
+        models[name] = build_model(conf / MODELS[name], None, vocab).to(args.device)
+    dense = models["dense"].state_dict()
+    models["smoe"].load_state_dict(dense)  # dense FFN weights into every expert: same function
+    if "learned" in models:
+        upcycle_learned(models["learned"], dense)
+    return models
+
+
+def upcycle_learned(model: torch.nn.Module, dense: Dict[str, torch.Tensor]):
+    """Dense weights into every expert, a near-uniform gate (tokens split about evenly), and
+    experts scaled by N so that gate probability (about 1/N) times expert output stays dense."""
+    missing, unexpected = model.load_state_dict(dense, strict=False)
+    if unexpected or any(not k.endswith("gate.weight") for k in missing):
+        raise RuntimeError(f"cannot start the learned MoE from the dense model: {missing} {unexpected}")
+    with torch.no_grad():
+        for module in model.modules():
+            if hasattr(module, "gate") and hasattr(module, "experts"):
+                module.gate.weight.normal_(0.0, 1e-3)
+                for expert in module.experts:
+                    expert.w_2.weight.mul_(len(module.experts))
+                    expert.w_2.bias.mul_(len(module.experts))
+
+
+class Inputs:
+    """Deterministic synthetic utterances: noise waveforms, random targets, mixed routes."""
+
+    def __init__(self, token_list: List[str], device: str, seed: int):
+        self.gen = torch.Generator().manual_seed(seed)
+        self.device = device
+        self.ids = {t: token_list.index(t) for t in ("<spa>", "<asr>", "<st_eng>", "<na>")}
+        self.pieces = len(token_list)
+        self.first_piece = max(self.ids.values()) + 1
+
+    def speech(self, n: int):
+        lens = torch.randint(3 * RATE, 6 * RATE, (n,), generator=self.gen)
+        wav = torch.randn(n, int(lens.max()), generator=self.gen) * 0.1
+        wav *= torch.arange(wav.size(1))[None] < lens[:, None]
+        return wav.to(self.device), lens.to(self.device)
+
+    def routes(self, n: int) -> torch.Tensor:
+        return (torch.arange(n) % 2).to(self.device)  # WB, NB, WB, ...
+
+    def train_batch(self, n: int, mixed_tasks: bool) -> Dict[str, torch.Tensor]:
+        speech, lens = self.speech(n)
+        text = torch.randint(self.first_piece, self.pieces, (n, 24), generator=self.gen)
+        tasks = [self.ids["<asr>"], self.ids["<st_eng>"]] if mixed_tasks else [self.ids["<asr>"]]
+        text[:, 0] = self.ids["<spa>"]
+        text[:, 1] = torch.tensor(tasks).repeat(n)[:n]
+        dev = self.device
+        return dict(speech=speech, speech_lengths=lens, text=text.to(dev),
+                    text_lengths=torch.full((n,), 24, device=dev),
+                    text_prev=torch.full((n, 1), self.ids["<na>"], device=dev),
+                    text_prev_lengths=torch.ones(n, dtype=torch.long, device=dev),
+                    text_ctc=text[:, 2:].to(dev), text_ctc_lengths=torch.full((n,), 22, device=dev),
+                    bandwidth=self.routes(n)[:, None])
+
+
+def sync(device: str):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def compare(fns: Dict[str, Callable[[], float]], args) -> Dict[str, Dict]:
+    """Run each model's function in turn, ``warmup + repeats`` times; fn returns its seconds."""
+    times = {name: [] for name in fns}
+    for r in range(args.warmup + args.repeats):
+        for name, fn in fns.items():
+            t = fn()
+            if r >= args.warmup:
+                times[name].append(t)
+    out = {name: {"median_s": statistics.median(ts), "runs_s": ts} for name, ts in times.items()}
+    for name in fns:
+        if name != "dense":
+            ratios = [t / d for t, d in zip(times[name], times["dense"])]
+            out[name]["ratio"] = statistics.median(ratios)
+    return out
+
+
+def timed(fn: Callable[[], object], device: str) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def encoder_forward(s2t: Speech2Text, speech, lens, routes):
+    route = routes if getattr(s2t.model.encoder, "routing", None) is not None else None
+    return s2t.encode(speech, lens, route)
+
+
+def decode_rtf(s2t: Speech2Text, utts, routes, prefix, device) -> float:
+    """Seconds of ESPnet beam search (encoder included) per second of audio."""
+    speech, lens = utts
+    route_ok = getattr(s2t.model.encoder, "routing", None) is not None
+    seconds = sum(
+        timed(lambda: s2t.decode(speech[i, : lens[i]], routes[i : i + 1] if route_ok else None, prefix), device)
+        for i in range(speech.size(0))
+    )
+    return seconds / (float(lens.sum()) / RATE)
+
+
+def train_step(model, opt, batch, device, memory: Dict[str, List[float]], name: str) -> float:
+    before = _resident(device)
+    _reset_peak(device)
+    t = timed(lambda: _step(model, opt, batch), device)
+    memory.setdefault(name, []).append(_peak(device) - before)
+    return t
+
+
+def _step(model, opt, batch):
+    loss = model(**batch)[0]
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
+def _resident(device: str) -> float:
+    if device.startswith("cuda"):
+        return torch.cuda.memory_allocated() / 2**20
+    return _proc_status("VmRSS")
+
+
+def _reset_peak(device: str):
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    else:  # "5" resets the peak RSS (VmHWM) of this process (Linux >= 4.0)
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak(device: str) -> float:
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return _proc_status("VmHWM")
+
+
+def _proc_status(field: str) -> float:
+    match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M)
+    return int(match.group(1)) / 1024
+
+
+def machine(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name()
+    cpu = platform.processor() or platform.machine()
+    model_line = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+    return f"{model_line.group(1) if model_line else cpu}, {torch.get_num_threads()} threads"
+
+
+def run(args) -> Dict:
+    torch.manual_seed(args.seed)
+    models = build_models(args)
+    token_list = models["dense"].token_list
+    inputs = Inputs(token_list, args.device, args.seed)
+    s2ts = {n: Speech2Text(model=m, device=args.device, beam_size=args.beam_size,
+                           ctc_weight=args.ctc_weight, maxlenratio=-args.decode_tokens)
+            for n, m in models.items()}
+    greedy = {n: Speech2Text(model=m, device=args.device, beam_size=1,
+                             maxlenratio=-args.decode_tokens) for n, m in models.items()}
+    results = {}
+    with torch.no_grad():
+        for b in (1, 32):
+            speech, lens = inputs.speech(b)
+            routes = inputs.routes(b)
+            results[f"infer_b{b}"] = compare(
+                {n: (lambda s=s: timed(lambda: encoder_forward(s, speech, lens, routes), args.device))
+                 for n, s in s2ts.items()}, args)
+        utts = inputs.speech(args.decode_utts)
+        routes = inputs.routes(args.decode_utts)
+        for task in ("<asr>", "<st_eng>"):
+            prefix = s2ts["dense"].prefix("<spa>", task)
+            for kind, searchers in (("greedy", greedy), ("beam", s2ts)):
+                results[f"{kind}_{task.strip('<>')}"] = compare(
+                    {n: (lambda s=s: decode_rtf(s, utts, routes, prefix, args.device))
+                     for n, s in searchers.items()}, args)
+        results["batched_beam"] = batched_speedup(s2ts, inputs, args)
+    memory: Dict[str, List[float]] = {}
+    for kind, mixed in (("train_mixed", True), ("train_single", False)):
+        batch = inputs.train_batch(args.train_batch, mixed)
+        fns = {}
+        for n, m in models.items():
+            m.train()
+            opt = torch.optim.Adam(m.parameters(), lr=1e-4)
+            fns[n] = (lambda m=m, opt=opt, n=n: train_step(m, opt, batch, args.device, memory, f"{kind}/{n}"))
+        results[kind] = compare(fns, args)
+    for n in models:
+        peaks = [v for k, vs in memory.items() if k == f"train_mixed/{n}" for v in vs[args.warmup:]]
+        results.setdefault("peak_mem_train", {})[n] = {"median_mb": statistics.median(peaks)}
+    dense_mem = results["peak_mem_train"]["dense"]["median_mb"]
+    for n, v in results["peak_mem_train"].items():
+        if n != "dense":
+            v["ratio"] = v["median_mb"] / dense_mem if dense_mem > 0 else None
+    return results
+
+
+def batched_speedup(s2ts: Dict[str, Speech2Text], inputs: Inputs, args) -> Dict:
+    """One batched search over ``--batch_decode`` utterances (tasks and bandwidths mixed)
+    against ESPnet's search one utterance at a time, for each model."""
+    n = args.batch_decode
+    speech, lens = inputs.speech(n)
+    routes = inputs.routes(n)
+    tasks = ["<asr>", "<st_eng>"]
+    out = {}
+    for name, s2t in s2ts.items():
+        route = routes if getattr(s2t.model.encoder, "routing", None) is not None else None
+        prefixes = [s2t.prefix("<spa>", tasks[i % 2]) for i in range(n)]
+
+        def one_by_one():
+            for i in range(n):
+                s2t.decode(speech[i, : lens[i]], None if route is None else route[i : i + 1], prefixes[i])
+
+        fns = {"one_by_one": lambda: timed(one_by_one, args.device),
+               "batched": lambda: timed(lambda: s2t.decode_batch(speech, lens, route, prefixes), args.device)}
+        times = {k: [] for k in fns}
+        for r in range(args.warmup + args.repeats):
+            for k, fn in fns.items():
+                t = fn()
+                if r >= args.warmup:
+                    times[k].append(t)
+        audio = float(lens.sum()) / RATE
+        out[name] = {"rtf_one_by_one": statistics.median(times["one_by_one"]) / audio,
+                     "rtf_batched": statistics.median(times["batched"]) / audio,
+                     "speedup": statistics.median(a / b for a, b in zip(times["one_by_one"], times["batched"]))}
+    return out
+
+
+def report(results: Dict, args, where: str) -> str:
+    rows = [k for k in results if k not in ("batched_beam", "peak_mem_train")]
+    learned = "learned" in results[rows[0]]
+    lines = [f"S-MoE vs dense ({args.scale}, {where}; median of {args.repeats} after {args.warmup} warm-up)",
+             "", f"{'measurement':<16}{'dense':>12}{'S-MoE':>12}{'ratio':>8}{'target':>8}"
+             + (f"{'learned':>12}{'ratio':>8}" if learned else "")]
+    for k in rows:
+        r = results[k]
+        unit = "RTF" if k.startswith(("greedy", "beam")) else "s"
+        line = (f"{k:<16}{_fmt(r['dense']['median_s'], unit):>12}{_fmt(r['smoe']['median_s'], unit):>12}"
+                f"{r['smoe']['ratio']:>8.3f}{TARGETS.get(k, ''):>8}")
+        if learned:
+            line += f"{_fmt(r['learned']['median_s'], unit):>12}{r['learned']['ratio']:>8.3f}"
+        lines.append(line)
+    mem = results["peak_mem_train"]
+    line = f"{'peak_mem_train':<16}{mem['dense']['median_mb']:>10.0f}MB{mem['smoe']['median_mb']:>10.0f}MB"
+    line += f"{mem['smoe']['ratio'] or float('nan'):>8.3f}{'':>8}"
+    if learned:
+        line += f"{mem['learned']['median_mb']:>10.0f}MB{mem['learned']['ratio'] or float('nan'):>8.3f}"
+    lines += [line, "", f"batched beam search ({args.batch_decode} utterances, tasks mixed) vs one at a time:"]
+    for name, b in results["batched_beam"].items():
+        lines.append(f"  {name:<8} RTF {b['rtf_one_by_one']:.4f} -> {b['rtf_batched']:.4f}  "
+                     f"speed-up x{b['speedup']:.2f}")
+    return "\n".join(lines)
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:.4f}" if unit == "RTF" else f"{value * 1000:.1f}ms"
+
+
+def main(cmd=None):
+    args = get_parser().parse_args(cmd)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("--device cuda: no CUDA device available")
+    where = f"{args.device}: {machine(args.device)}, torch {torch.__version__}"
+    results = run(args)
+    print(report(results, args, where))
+    if args.json:
+        ratios = {k: v["smoe"]["ratio"] for k, v in results.items() if "smoe" in v and "ratio" in v["smoe"]}
+        learned = {k: v["learned"]["ratio"] for k, v in results.items() if "learned" in v and "ratio" in v.get("learned", {})}
+        summary = {"scale": args.scale, "device": where, "options": {k: str(v) for k, v in vars(args).items()},
+                   "ratios": ratios, "learned_ratios": learned, "targets": TARGETS, "results": results}
+        args.json.write_text(json.dumps(summary, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
