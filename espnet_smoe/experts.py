@@ -1,10 +1,11 @@
-"""The experts both MoE FFNs hold: N copies of ESPnet's position-wise FFN, loadable from one.
+"""What both MoE FFNs are made of: N copies of ESPnet's position-wise FFN, loadable from one.
 
 A dense checkpoint's FFN (``w_1.*``, ``w_2.*``) loads into every expert, so one expert is a
 drop-in for the dense layer and N experts can start from a trained dense model ("upcycling").
+How rows reach the experts is the subclasses' business: a fixed per-utterance route
+(:class:`~espnet_smoe.smoe_layer.SMoEFeedForward`) or a learned per-token gate
+(:class:`~espnet_smoe.learned_moe.LearnedMoEFeedForward`).
 """
-
-from typing import Dict
 
 import torch
 from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
@@ -14,20 +15,40 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
 DENSE_KEYS = ("w_1.weight", "w_1.bias", "w_2.weight", "w_2.bias")
 
 
-def make_experts(
-    num_experts: int, idim: int, hidden_units: int, dropout_rate: float, activation: torch.nn.Module
-) -> torch.nn.ModuleList:
-    """``num_experts`` FFNs shaped like ESPnet's; the activation (parameter-free) is shared."""
-    return torch.nn.ModuleList(
-        PositionwiseFeedForward(idim, hidden_units, dropout_rate, activation)
-        for _ in range(num_experts)
-    )
+class Experts(torch.nn.Module):
+    """N expert FFNs shaped like ESPnet's ``PositionwiseFeedForward``.
 
+    Args:
+        num_experts: N.
+        idim: Input and output dimension.
+        hidden_units: Hidden dimension of each expert.
+        dropout_rate: Dropout inside each expert.
+        activation: Activation module, shared by the experts (it has no parameters).
+    """
 
-def dense_into_experts(state_dict: Dict[str, torch.Tensor], prefix: str, num_experts: int):
-    """Rewrite a dense FFN's entries under ``prefix`` as every expert's (in place)."""
-    for name in DENSE_KEYS:
-        dense = state_dict.pop(prefix + name, None)
-        if dense is not None:
-            for e in range(num_experts):
-                state_dict.setdefault(f"{prefix}experts.{e}.{name}", dense)
+    def __init__(
+        self,
+        num_experts: int,
+        idim: int,
+        hidden_units: int,
+        dropout_rate: float,
+        activation: torch.nn.Module = torch.nn.ReLU(),
+    ):
+        super().__init__()
+        self.experts = torch.nn.ModuleList(
+            PositionwiseFeedForward(idim, hidden_units, dropout_rate, activation)
+            for _ in range(num_experts)
+        )
+
+    def expert_parameters(self) -> int:
+        """Parameters of one expert (all have the same shape)."""
+        return sum(p.numel() for p in self.experts[0].parameters())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Accept a dense FFN's weights too: they become every expert's."""
+        for name in DENSE_KEYS:
+            dense = state_dict.pop(prefix + name, None)
+            if dense is not None:
+                for e in range(len(self.experts)):
+                    state_dict.setdefault(f"{prefix}experts.{e}.{name}", dense)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -15,7 +15,7 @@ from typing import Iterator, List, Optional
 
 import torch
 
-from espnet_smoe.experts import dense_into_experts, make_experts
+from espnet_smoe.experts import Experts
 
 
 class GateRecord:
@@ -81,15 +81,12 @@ def load_balancing_loss(logits: List[torch.Tensor], mask: torch.Tensor, top_k: i
     return torch.stack(losses).mean()
 
 
-class LearnedMoEFeedForward(torch.nn.Module):
-    """N position-wise FFN experts (ESPnet's ``PositionwiseFeedForward``) behind a learned gate.
+class LearnedMoEFeedForward(Experts):
+    """N position-wise FFN experts behind a learned per-token gate.
 
     Args:
-        idim: Input and output dimension.
-        hidden_units: Hidden dimension of each expert.
-        dropout_rate: Dropout inside each expert.
-        record: The gate record of the owning encoder or decoder.
-        activation: Activation module, shared by the experts (it has no parameters).
+        idim, hidden_units, dropout_rate, activation: Each expert's, as :class:`Experts`.
+        record: The gate record of the owning encoder or decoder (N and top-k).
     """
 
     def __init__(
@@ -100,11 +97,10 @@ class LearnedMoEFeedForward(torch.nn.Module):
         record: GateRecord,
         activation: torch.nn.Module = torch.nn.ReLU(),
     ):
-        super().__init__()
+        super().__init__(record.num_experts, idim, hidden_units, dropout_rate, activation)
         self.record = record
         self.top_k = record.top_k
         self.gate = torch.nn.Linear(idim, record.num_experts, bias=False)
-        self.experts = make_experts(record.num_experts, idim, hidden_units, dropout_rate, activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); each token through its top-k experts, gate-weighted."""
@@ -123,13 +119,7 @@ class LearnedMoEFeedForward(torch.nn.Module):
                 out.index_add_(0, rows, expert(flat[rows]) * weights[rows, slot, None])
         return out.view(x.shape)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Accept a dense FFN's weights too (every expert a copy; the gate stays as it is)."""
-        dense_into_experts(state_dict, prefix, len(self.experts))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     def inactive_parameters(self, expert: Optional[int] = None) -> int:
         """Parameters one token leaves unused: every expert but its top-k (``expert`` is
         ignored: the gate, not a route, picks)."""
-        per_expert = sum(p.numel() for p in self.experts[0].parameters())
-        return (len(self.experts) - self.top_k) * per_expert
+        return (len(self.experts) - self.top_k) * self.expert_parameters()

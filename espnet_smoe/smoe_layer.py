@@ -18,7 +18,7 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
 
-from espnet_smoe.experts import dense_into_experts, make_experts
+from espnet_smoe.experts import Experts
 from espnet_smoe.learned_moe import GateRecord, LearnedMoEFeedForward
 
 # (expert, batch rows routed to it); rows is None when the expert takes the whole batch.
@@ -78,18 +78,15 @@ class Routing:
         return self._groups
 
 
-class SMoEFeedForward(torch.nn.Module):
-    """N position-wise FFN experts (ESPnet's ``PositionwiseFeedForward``), one per utterance.
+class SMoEFeedForward(Experts):
+    """N position-wise FFN experts, one per utterance, picked by the stack's route.
 
     Each expert runs only on the rows routed to it (gather, expert, scatter back), so an expert
     that receives no rows costs nothing and gets no gradient from that batch.
 
     Args:
-        idim: Input and output dimension.
-        hidden_units: Hidden dimension of each expert.
-        dropout_rate: Dropout inside each expert.
-        routing: The route holder of the owning encoder or decoder.
-        activation: Activation module, shared by the experts (it has no parameters).
+        idim, hidden_units, dropout_rate, activation: Each expert's, as :class:`Experts`.
+        routing: The route holder of the owning encoder or decoder (N).
     """
 
     def __init__(
@@ -100,9 +97,8 @@ class SMoEFeedForward(torch.nn.Module):
         routing: Routing,
         activation: torch.nn.Module = torch.nn.ReLU(),
     ):
-        super().__init__()
+        super().__init__(routing.num_experts, idim, hidden_units, dropout_rate, activation)
         self.routing = routing
-        self.experts = make_experts(routing.num_experts, idim, hidden_units, dropout_rate, activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); row b goes through the expert its route names."""
@@ -117,14 +113,7 @@ class SMoEFeedForward(torch.nn.Module):
 
     def inactive_parameters(self, expert: int) -> int:
         """Parameters an utterance routed to ``expert`` leaves unused (the other experts)."""
-        return sum(
-            p.numel() for e, m in enumerate(self.experts) if e != expert for p in m.parameters()
-        )
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Accept a dense FFN's weights too (N=1: a drop-in for a dense checkpoint)."""
-        dense_into_experts(state_dict, prefix, len(self.experts))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        return (len(self.experts) - 1) * self.expert_parameters()
 
 
 def replace_ffns(

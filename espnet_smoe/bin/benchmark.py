@@ -139,14 +139,20 @@ def sync(device: str):
         torch.cuda.synchronize()
 
 
-def compare(fns: Dict[str, Callable[[], float]], args) -> Dict[str, Dict]:
-    """Run each model's function in turn, ``warmup + repeats`` times; fn returns its seconds."""
+def interleaved(fns: Dict[str, Callable[[], float]], args) -> Dict[str, List[float]]:
+    """Run the functions in turn, ``warmup + repeats`` times; each returns its seconds."""
     times = {name: [] for name in fns}
     for r in range(args.warmup + args.repeats):
         for name, fn in fns.items():
             t = fn()
             if r >= args.warmup:
                 times[name].append(t)
+    return times
+
+
+def compare(fns: Dict[str, Callable[[], float]], args) -> Dict[str, Dict]:
+    """Each model's median time and, pair by pair, its median ratio to the dense model's."""
+    times = interleaved(fns, args)
     out = {name: {"median_s": statistics.median(ts), "runs_s": ts} for name, ts in times.items()}
     for name in fns:
         if name != "dense":
@@ -288,14 +294,10 @@ def batched_speedup(s2ts: Dict[str, Speech2Text], inputs: Inputs, args) -> Dict:
             for i in range(n):
                 s2t.decode(speech[i, : lens[i]], None if route is None else route[i : i + 1], prefixes[i])
 
-        fns = {"one_by_one": lambda: timed(one_by_one, args.device),
-               "batched": lambda: timed(lambda: s2t.decode_batch(speech, lens, route, prefixes), args.device)}
-        times = {k: [] for k in fns}
-        for r in range(args.warmup + args.repeats):
-            for k, fn in fns.items():
-                t = fn()
-                if r >= args.warmup:
-                    times[k].append(t)
+        times = interleaved(
+            {"one_by_one": lambda: timed(one_by_one, args.device),
+             "batched": lambda: timed(lambda: s2t.decode_batch(speech, lens, route, prefixes), args.device)},
+            args)
         audio = float(lens.sum()) / RATE
         out[name] = {"rtf_one_by_one": statistics.median(times["one_by_one"]) / audio,
                      "rtf_batched": statistics.median(times["batched"]) / audio,
