@@ -9,7 +9,7 @@ themselves: in beam search from the forced prefix, per hypothesis.
 """
 
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
@@ -102,15 +102,20 @@ class SMoETransformerDecoder(TransformerDecoder):
 
     def route_of(self, ys: torch.Tensor) -> torch.Tensor:
         """Expert id (B,) of each decoder input row ys (B, L), read from its guiding token."""
+        return self._route(ys)[0]
+
+    def _route(self, ys: torch.Tensor) -> Tuple[torch.Tensor, List[int]]:
+        """The route and its host copy (one sync, which the Routing bind reuses)."""
         is_sos = ys == self.sos
         pos = is_sos.int().argmax(1) + self.route_offset  # first <sos> + offset
         found = is_sos.any(1) & (pos < ys.size(1))
         token = ys.gather(1, pos.clamp(max=ys.size(1) - 1)[:, None]).squeeze(1)
-        route = self.token_to_expert[token]
-        bad = ~found | (route < 0)
-        if bad.any():  # the only host sync; diagnose the first bad row
-            b = int(bad.nonzero()[0])
-            if not found[b]:
+        # -1: guiding token without expert, -2: no guiding token
+        route = torch.where(found, self.token_to_expert[token], -2)
+        ids = route.tolist()
+        if min(ids) < 0:  # diagnose the first bad row
+            b = next(i for i, e in enumerate(ids) if e < 0)
+            if ids[b] == -2:
                 raise ValueError(
                     f"decoder prefix {ys[b].tolist()} has no guiding token at <sos>+"
                     f"{self.route_offset}"
@@ -119,7 +124,7 @@ class SMoETransformerDecoder(TransformerDecoder):
                 f"guiding token '{self.token_list[int(token[b])]}' has no expert; "
                 f"route_tokens are {self.route_tokens} (or set default_expert)"
             )
-        return route
+        return route, ids
 
     def forward(self, hs_pad, hlens, ys_in_pad, ys_in_lens, return_hs=False, return_all_hs=False):
         args = (hs_pad, hlens, ys_in_pad, ys_in_lens, return_hs, return_all_hs)
@@ -129,7 +134,7 @@ class SMoETransformerDecoder(TransformerDecoder):
             valid = ~make_pad_mask(ys_in_lens, maxlen=ys_in_pad.size(1)).to(ys_in_pad.device)
             self.gates.summarise(logits, valid)
             return out
-        with self.routing(self.route_of(ys_in_pad)):
+        with self.routing(*self._route(ys_in_pad)):
             return super().forward(*args)
 
     def forward_one_step(
@@ -140,7 +145,7 @@ class SMoETransformerDecoder(TransformerDecoder):
             return super().forward_one_step(
                 tgt, tgt_mask, memory, memory_mask, cache=cache, return_hs=return_hs
             )
-        with self.routing(self.route_of(tgt)):
+        with self.routing(*self._route(tgt)):
             return super().forward_one_step(
                 tgt, tgt_mask, memory, memory_mask, cache=cache, return_hs=return_hs
             )

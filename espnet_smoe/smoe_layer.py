@@ -37,19 +37,20 @@ class Routing:
         self.last_counts: Optional[List[int]] = None
 
     @contextmanager
-    def __call__(self, route: torch.Tensor) -> Iterator[None]:
-        """Bind ``route`` (B,) of expert ids for the duration of the ``with`` block."""
+    def __call__(self, route: torch.Tensor, ids: Optional[List[int]] = None) -> Iterator[None]:
+        """Bind ``route`` (B,) of expert ids for the duration of the ``with`` block.
+
+        ``ids`` is ``route.tolist()`` when the caller already has it; otherwise this is the one
+        host sync of the forward (then counting happens on the host, not in device kernels).
+        """
         if route.dim() != 1 or route.dtype not in (torch.int32, torch.int64):
             raise ValueError(
                 f"route must be a 1-D integer tensor (B,), got {route.dtype} {tuple(route.shape)}"
             )
-        # One host sync: slot 0 counts negative ids, slots 1..N the experts, more slots = too large.
-        counts = torch.bincount(route.long().clamp(min=-1) + 1, minlength=self.num_experts + 1)
-        negative, *counts = counts.tolist()
-        if negative or len(counts) > self.num_experts:
-            raise ValueError(
-                f"route ids must lie in [0, {self.num_experts}), got {route.tolist()}"
-            )
+        ids = route.tolist() if ids is None else ids
+        if any(not 0 <= e < self.num_experts for e in ids):
+            raise ValueError(f"route ids must lie in [0, {self.num_experts}), got {ids}")
+        counts = [ids.count(e) for e in range(self.num_experts)]
         outer = self._groups
         self._groups = self._group(route, counts)
         self.last_counts = counts
@@ -103,7 +104,7 @@ class SMoEFeedForward(Experts):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); row b goes through the expert its route names."""
         groups = self.routing.groups
-        if groups[0][1] is None:
+        if len(groups) == 1:  # the whole batch to one expert: no gather, no scatter
             return self.experts[groups[0][0]](x)
         out = x.new_empty(x.shape)
         for expert, rows in groups:
