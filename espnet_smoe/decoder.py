@@ -16,7 +16,7 @@ from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
-from espnet_smoe.smoe_layer import moe_ffns
+from espnet_smoe.smoe_layer import moe_ffns, unsort
 
 
 def read_token_list(token_list: Union[str, Path, List[str]]) -> List[str]:
@@ -134,8 +134,11 @@ class SMoETransformerDecoder(TransformerDecoder):
             valid = ~make_pad_mask(ys_in_lens, maxlen=ys_in_pad.size(1)).to(ys_in_pad.device)
             self.gates.summarise(logits, valid)
             return out
-        with self.routing(*self._route(ys_in_pad)):
-            return super().forward(*args)
+        with self.routing(*self._route(ys_in_pad)), self.routing.sorted_batch() as order:
+            if order is None:
+                return super().forward(*args)
+            out = super().forward(*(a[order] for a in args[:4]), return_hs, return_all_hs)
+        return unsort(out, order)
 
     def forward_one_step(
         self, tgt, tgt_mask, memory, memory_mask=None, *, cache=None, return_hs=False

@@ -21,7 +21,7 @@ from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 from typeguard import typechecked
 
-from espnet_smoe.smoe_layer import moe_ffns
+from espnet_smoe.smoe_layer import moe_ffns, unsort
 
 
 class _MoEEncoder:
@@ -35,9 +35,16 @@ class _MoEEncoder:
         )
 
     def forward(self, xs_pad, ilens, *args, **kwargs):
-        """The base encoder's forward; with a learned gate, also its balancing loss."""
+        """The base encoder's forward, on the batch sorted by route when routes are mixed;
+        with a learned gate, also its balancing loss."""
         if self.gates is None:
-            return super().forward(xs_pad, ilens, *args, **kwargs)
+            with self.routing.sorted_batch() as order:
+                if order is None:
+                    return super().forward(xs_pad, ilens, *args, **kwargs)
+                if kwargs.get("masks") is not None:
+                    kwargs["masks"] = kwargs["masks"][order]
+                out = super().forward(xs_pad[order], ilens[order], *args, **kwargs)
+            return unsort(out, order)
         with self.gates.recording() as logits:
             out = super().forward(xs_pad, ilens, *args, **kwargs)
         if logits:  # out: (xs, olens, states)

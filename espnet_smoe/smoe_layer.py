@@ -11,7 +11,8 @@ once per forward (one host sync) and reused by every layer.
 """
 
 from contextlib import contextmanager
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from itertools import accumulate
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
@@ -21,8 +22,9 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
 from espnet_smoe.experts import Experts
 from espnet_smoe.learned_moe import GateRecord, LearnedMoEFeedForward
 
-# (expert, batch rows routed to it); rows is None when the expert takes the whole batch.
-Group = Tuple[int, Optional[torch.Tensor]]
+# (expert, its batch rows): None when the expert takes the whole batch, an index tensor, or a
+# slice when the owning stack has sorted the batch by route (see Routing.sorted_batch).
+Group = Tuple[int, Union[None, torch.Tensor, slice]]
 
 
 class Routing:
@@ -58,6 +60,27 @@ class Routing:
             yield
         finally:
             self._groups = outer
+
+    @contextmanager
+    def sorted_batch(self) -> Iterator[Optional[torch.Tensor]]:
+        """For the owning stack: the batch order (B,) that makes each expert's rows one
+        contiguous block, or None when one expert takes the whole batch (or no route is bound).
+
+        A stack that reorders its inputs this way (and restores the order of its outputs, see
+        :func:`unsort`) spares its layers the gather and scatter: within the block they see
+        slices, so each layer runs its experts on views and joins them with one ``cat``.
+        """
+        groups = self._groups
+        if groups is None or len(groups) == 1:
+            yield None
+            return
+        order = torch.cat([rows for _, rows in groups])
+        bounds = [0, *accumulate(len(rows) for _, rows in groups)]
+        self._groups = [(e, slice(a, b)) for (e, _), a, b in zip(groups, bounds, bounds[1:])]
+        try:
+            yield order
+        finally:
+            self._groups = groups
 
     @staticmethod
     def _group(route: torch.Tensor, counts: Sequence[int]) -> List[Group]:
@@ -106,6 +129,8 @@ class SMoEFeedForward(Experts):
         groups = self.routing.groups
         if len(groups) == 1:  # the whole batch to one expert: no gather, no scatter
             return self.experts[groups[0][0]](x)
+        if isinstance(groups[0][1], slice):  # batch sorted by route: views, one cat
+            return torch.cat([self.experts[e](x[rows]) for e, rows in groups])
         out = x.new_empty(x.shape)
         for expert, rows in groups:
             # rows: (B_e,) -> x_e: (B_e, T, D)
@@ -115,6 +140,21 @@ class SMoEFeedForward(Experts):
     def inactive_parameters(self, expert: int) -> int:
         """Parameters an utterance routed to ``expert`` leaves unused (the other experts)."""
         return (len(self.experts) - 1) * self.expert_parameters()
+
+
+def unsort(output: Any, order: torch.Tensor) -> Any:
+    """Undo a stack's reordering of the batch (``x[order]``) in every tensor of ``output``."""
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.numel(), device=order.device)
+
+    def restore(value):
+        if torch.is_tensor(value) and value.dim() > 0 and value.size(0) == order.numel():
+            return value[inverse]
+        if isinstance(value, (tuple, list)):
+            return type(value)(restore(v) for v in value)
+        return value
+
+    return restore(output)
 
 
 def replace_ffns(
