@@ -85,6 +85,8 @@ class BatchedBeamSearch:
         device = enc.device
         lens = enc_lens.tolist()
         maxlen = [_maxlen(maxlenratio, t) for t in lens]
+        if self.ctc_weight > 0:  # CTC prefix scoring cannot outgrow the frames (ESPnet's fails)
+            maxlen = [min(m, t - len(prefixes[0]) + 2) for m, t in zip(maxlen, lens)]
         minlen = [_minlen(minlenratio, t) for t in lens]
 
         # rows r = b * K + k; at the start only slot 0 of each utterance is alive

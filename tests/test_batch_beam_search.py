@@ -65,3 +65,14 @@ def test_prefixes_must_match_the_batch():
     search = BatchedBeamSearch(make_decoder(), None, SOS, EOS, len(TOKENS), beam_size=2)
     with pytest.raises(ValueError, match="prefix"):
         search(torch.randn(2, 6, 16), torch.tensor([6, 6]), [[SOS, SPA, ASR]])
+
+
+def test_ctc_search_stops_before_hypotheses_outgrow_the_frames():
+    dec = make_decoder()
+    with torch.no_grad():  # never end: ESPnet's CTC prefix scorer would index past the frames
+        dec.output_layer.bias[EOS] = -50.0
+    lens = torch.tensor([6, 4])
+    search = BatchedBeamSearch(dec, CTC(len(TOKENS), 16).eval(), SOS, EOS, len(TOKENS), 2, ctc_weight=0.3)
+    hyps = search(torch.randn(2, 6, 16), lens, [[SOS, SPA, ASR]] * 2, maxlenratio=0.0)
+    for b in range(2):
+        assert hyps[b] and all(len(h.yseq) <= 3 + int(lens[b]) for h in hyps[b])
