@@ -35,6 +35,7 @@ class Routing:
             raise ValueError(f"num_experts must be >= 1, got {num_experts}")
         self.num_experts = num_experts
         self._groups: Optional[List[Group]] = None
+        self._in_order = False  # the bound route is non-decreasing: groups are already blocks
         # Utterances per expert in the last routed forward, for training statistics.
         self.last_counts: Optional[List[int]] = None
 
@@ -53,18 +54,20 @@ class Routing:
         if any(not 0 <= e < self.num_experts for e in ids):
             raise ValueError(f"route ids must lie in [0, {self.num_experts}), got {ids}")
         counts = [ids.count(e) for e in range(self.num_experts)]
-        outer = self._groups
+        outer = self._groups, self._in_order
         self._groups = self._group(route, counts)
+        self._in_order = all(a <= b for a, b in zip(ids, ids[1:]))
         self.last_counts = counts
         try:
             yield
         finally:
-            self._groups = outer
+            self._groups, self._in_order = outer
 
     @contextmanager
     def sorted_batch(self) -> Iterator[Optional[torch.Tensor]]:
         """For the owning stack: the batch order (B,) that makes each expert's rows one
-        contiguous block, or None when one expert takes the whole batch (or no route is bound).
+        contiguous block; None when the batch needs no reordering (one expert, rows already in
+        route order, or no route bound).
 
         A stack that reorders its inputs this way (and restores the order of its outputs, see
         :func:`unsort`) spares its layers the gather and scatter: within the block they see
@@ -74,7 +77,7 @@ class Routing:
         if groups is None or len(groups) == 1:
             yield None
             return
-        order = torch.cat([rows for _, rows in groups])
+        order = None if self._in_order else torch.cat([rows for _, rows in groups])
         bounds = [0, *accumulate(len(rows) for _, rows in groups)]
         self._groups = [(e, slice(a, b)) for (e, _), a, b in zip(groups, bounds, bounds[1:])]
         try:

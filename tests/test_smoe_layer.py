@@ -7,7 +7,7 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
 )
 
 from espnet_smoe.learned_moe import LearnedMoEFeedForward
-from espnet_smoe.smoe_layer import Routing, SMoEFeedForward, moe_ffns
+from espnet_smoe.smoe_layer import Routing, SMoEFeedForward, moe_ffns, unsort
 
 
 def layer(n: int) -> SMoEFeedForward:
@@ -133,3 +133,18 @@ def test_only_dense_positionwise_ffns_can_be_replaced():
     block.feed_forward = torch.nn.Linear(8, 8)
     with pytest.raises(TypeError, match="PositionwiseFeedForward"):
         moe_ffns([block], ["feed_forward"], 2, None, "supervised", 1)
+
+
+@pytest.mark.parametrize("route", [[1, 0, 1, 0, 2], [0, 0, 1, 2, 2], [2, 2, 2, 2, 2]])
+def test_sorted_batch_gives_the_layer_contiguous_blocks(route):
+    ffn, x = layer(3), torch.randn(5, 4, 8)
+    route = torch.tensor(route)
+    with ffn.routing(route):
+        want = ffn(x)  # gather / scatter path
+        with ffn.routing.sorted_batch() as order:
+            if order is None:  # already in route order (or one expert): no reordering
+                got = ffn(x)
+            else:
+                assert route[order].tolist() == sorted(route.tolist())
+                got = unsort(ffn(x[order]), order)
+    torch.testing.assert_close(got, want)
