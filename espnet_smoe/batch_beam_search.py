@@ -74,9 +74,12 @@ class BatchedBeamSearch:
         prefixes: Sequence[Sequence[int]],
         maxlenratio: float = 0.0,
         minlenratio: float = 0.0,
+        ctc_rows: Optional[Sequence[bool]] = None,
     ) -> List[List[Hypothesis]]:
         """Decode enc (B, T, D) with lengths (B,) under one forced prefix per utterance.
 
+        ``ctc_rows`` says which utterances CTC scores (default: all, when ``ctc_weight`` > 0);
+        the others are searched by the decoder alone, as ESPnet does without a CTC scorer.
         Returns, per utterance, its finished hypotheses, best first (ESPnet's ``Hypothesis``).
         """
         B, K, V = enc.size(0), self.beam, self.vocab_size
@@ -84,9 +87,10 @@ class BatchedBeamSearch:
             raise ValueError("one prefix per utterance, all of the same length, is required")
         device = enc.device
         lens = enc_lens.tolist()
+        use_ctc = [self.ctc_weight > 0 and bool(r) for r in ([True] * B if ctc_rows is None else ctc_rows)]
         maxlen = [_maxlen(maxlenratio, t) for t in lens]
-        if self.ctc_weight > 0:  # CTC prefix scoring cannot outgrow the frames (ESPnet's fails)
-            maxlen = [min(m, t - len(prefixes[0]) + 2) for m, t in zip(maxlen, lens)]
+        # CTC prefix scoring cannot outgrow the frames (ESPnet's fails)
+        maxlen = [min(m, t - len(prefixes[0]) + 2) if c else m for m, t, c in zip(maxlen, lens, use_ctc)]
         minlen = [_minlen(minlenratio, t) for t in lens]
 
         # rows r = b * K + k; at the start only slot 0 of each utterance is alive
@@ -98,9 +102,13 @@ class BatchedBeamSearch:
         memory_mask = (~make_pad_mask(enc_lens.repeat_interleave(K), maxlen=enc.size(1)))[:, None, :].to(device)
         cache = None
         ctc_scorer, ctc_state = None, None
-        if self.ctc_weight > 0:
+        if any(use_ctc):
             logp = self.ctc.log_softmax(enc).clone()  # CTCPrefixScoreTH pads in place
             ctc_scorer = CTCPrefixScoreTH(logp, enc_lens, 0, self.eos)
+            # (R, 1) weights: rows without CTC give the decoder full weight
+            ctc_w = torch.tensor(use_ctc, device=device).repeat_interleave(K)[:, None] * self.ctc_weight
+        else:
+            ctc_w = torch.zeros(B * K, 1, device=device)
         ended: List[List[Hypothesis]] = [[] for _ in range(B)]
         done = [False] * B
 
@@ -108,12 +116,12 @@ class BatchedBeamSearch:
             # 1. scores of every next token for every row: (R, V)
             step_mask = subsequent_mask(yseq.size(1), device=device).unsqueeze(0)
             dec, cache = self.decoder.forward_one_step(yseq, step_mask, memory, memory_mask, cache=cache)
-            weighted = (1.0 - self.ctc_weight) * dec + self.penalty
+            weighted = (1.0 - ctc_w) * dec + self.penalty
             if ctc_scorer is not None:
                 # ESPnet pre-selects candidates only when that leaves some out
                 pre_ids = torch.topk(weighted, self.pre_beam, dim=-1)[1] if self.pre_beam < V else None
                 ctc, ctc_full = ctc_scorer(list(yseq), ctc_state, pre_ids)
-                weighted = weighted + self.ctc_weight * ctc
+                weighted = weighted + ctc_w * ctc
             weighted = weighted + score[:, None]
             # 2. the top-K expansions of each utterance over its K rows
             top = weighted.view(B, K * V).topk(K, dim=-1)  # values/indices: (B, K)
@@ -142,7 +150,7 @@ class BatchedBeamSearch:
                         continue
                     if is_eos[r_] or last:
                         if i >= minlen[b]:
-                            ended[b].append(self._hypothesis(yseq[r_], score[r_], parts, r_, last))
+                            ended[b].append(self._hypothesis(yseq[r_], score[r_], parts, r_, last, use_ctc[b]))
                         alive[r_] = False
                 if last or not alive[b * K : (b + 1) * K].any() or (
                     maxlenratio == 0.0 and end_detect([_as_dict(h) for h in ended[b]], i)
@@ -155,12 +163,12 @@ class BatchedBeamSearch:
         key = (lambda h: h.score / len(h.yseq)) if self.normalize_length else (lambda h: h.score)
         return [sorted(hyps, key=key, reverse=True) for hyps in ended]
 
-    def _hypothesis(self, yseq, score, parts, row, add_eos: bool) -> Hypothesis:
+    def _hypothesis(self, yseq, score, parts, row, add_eos: bool, with_ctc: bool) -> Hypothesis:
         """A finished hypothesis; at ``maxlen`` ESPnet appends ``<eos>`` to every running
         hypothesis (even one that just produced it) without scoring it."""
         if add_eos:
             yseq = torch.cat([yseq, yseq.new_tensor([self.eos])])
-        scores = {k: float(v[row]) for k, v in parts.items() if k != "ctc" or self.ctc_weight > 0}
+        scores = {k: float(v[row]) for k, v in parts.items() if k != "ctc" or with_ctc}
         return Hypothesis(yseq=yseq.clone(), score=float(score), scores=scores, states={})
 
 

@@ -22,6 +22,7 @@ from typeguard import typechecked
 
 from espnet_smoe.bandwidth import bandwidth_id
 from espnet_smoe.batch_beam_search import BatchedBeamSearch
+from espnet_smoe.multitask import ASR, task_token
 from espnet_smoe.tasks import SMoES2TTask
 from espnet_smoe.tokenizer import build_tokenizer
 
@@ -45,7 +46,9 @@ class Speech2Text:
         device: ``cpu`` or ``cuda``.
         dtype: ``float32``, ``float16`` or ``bfloat16``.
         beam_size: Beam width (1 = greedy).
-        ctc_weight: Weight of CTC prefix scoring (ESPnet's joint decoding).
+        ctc_weight: Weight of CTC prefix scoring (ESPnet's joint decoding). CTC learns the
+            source transcript, so it scores transcription (``<asr>``) hypotheses only; other
+            tasks are decoded by the attention decoder alone.
         penalty: Length bonus per token.
         maxlenratio: Max output length / encoder length (0: encoder length).
         minlenratio: Min output length / encoder length.
@@ -96,8 +99,14 @@ class Speech2Text:
             if token_type is None or (token_type in ("bpe", "bbpe") and bpemodel is None)
             else build_tokenizer(token_type, bpemodel, self.token_list)
         )
-        self.beam_search = self._build_beam_search(beam_size, ctc_weight, penalty, normalize_length)
-        self.beam_search.to(device=device, dtype=getattr(torch, dtype)).eval()
+        # per task kind: joint CTC/attention for transcription, attention alone otherwise
+        self.searches = {
+            uses_ctc: self._build_beam_search(
+                beam_size, ctc_weight if uses_ctc else 0.0, penalty, normalize_length
+            ).to(device=device, dtype=getattr(torch, dtype)).eval()
+            for uses_ctc in (True, False)
+        }
+        self.ctc_task = self.converter.token2id.get(task_token(ASR))
         self.batch_search = None if ctc_weight >= 1.0 else BatchedBeamSearch(
             self.model.decoder, self.model.ctc, self.model.sos, self.model.eos,
             len(self.token_list), beam_size, ctc_weight, penalty, normalize_length,
@@ -213,9 +222,10 @@ class Speech2Text:
         self, speech: torch.Tensor, route: Optional[torch.Tensor], prefix: List[int]
     ) -> List[Result]:
         """Beam search for one (nsamples,) waveform under an explicit route and prefix."""
-        self.beam_search.set_hyp_primer(prefix)
+        search = self.searches[prefix[-1] == self.ctc_task]
+        search.set_hyp_primer(prefix)
         enc, _ = self.encode(speech[None], torch.tensor([speech.numel()]), route)
-        hyps = self.beam_search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
+        hyps = search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
         return [self._result(h) for h in hyps[: self.nbest]]
 
     @torch.no_grad()
@@ -231,7 +241,8 @@ class Speech2Text:
         if self.batch_search is None:
             raise ValueError("batched decoding needs the attention decoder (ctc_weight < 1)")
         enc, enc_lens = self.encode(speech, lengths, route)
-        hyps = self.batch_search(enc, enc_lens, prefixes, self.maxlenratio, self.minlenratio)
+        ctc_rows = [p[-1] == self.ctc_task for p in prefixes]
+        hyps = self.batch_search(enc, enc_lens, prefixes, self.maxlenratio, self.minlenratio, ctc_rows)
         return [[self._result(h) for h in nbest[: self.nbest]] for nbest in hyps]
 
     def _result(self, hyp: Hypothesis) -> Result:

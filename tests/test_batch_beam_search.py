@@ -76,3 +76,22 @@ def test_ctc_search_stops_before_hypotheses_outgrow_the_frames():
     hyps = search(torch.randn(2, 6, 16), lens, [[SOS, SPA, ASR]] * 2, maxlenratio=0.0)
     for b in range(2):
         assert hyps[b] and all(len(h.yseq) <= 3 + int(lens[b]) for h in hyps[b])
+
+
+def test_ctc_scores_only_the_rows_asked_for():
+    """Transcription rows: ESPnet's joint search; translation rows: ESPnet's attention-only
+    search (CTC learns the source transcript, so it must not score translations)."""
+    torch.manual_seed(5)
+    dec = make_decoder()
+    ctc = CTC(len(TOKENS), 16).eval()
+    enc, lens = torch.randn(2, 12, 16), torch.tensor([12, 10])
+    prefixes = [[SOS, SPA, ASR], [SOS, SPA, ST]]
+    got = BatchedBeamSearch(dec, ctc, SOS, EOS, len(TOKENS), 3, ctc_weight=0.4)(
+        enc, lens, prefixes, maxlenratio=-4, ctc_rows=[True, False])
+    for b, weight in ((0, 0.4), (1, 0.0)):
+        search = espnet_search(dec, ctc, 3, weight, 0.0).eval()
+        search.set_hyp_primer(prefixes[b])
+        want = search(x=enc[b, : lens[b]], maxlenratio=-4)
+        assert [h.yseq.tolist() for h in got[b][: len(want)]] == [h.yseq.tolist() for h in want]
+        assert ("ctc" in got[b][0].scores) == (weight > 0)
+        assert got[b][0].score == pytest.approx(float(want[0].score), abs=1e-4)
