@@ -27,6 +27,9 @@ def read_token_list(token_list: Union[str, Path, List[str]]) -> List[str]:
     return list(token_list)
 
 
+ROUTE_WINDOW = 16  # prefix columns read to find the guiding token (the whole row if needed)
+
+
 class SMoETransformerDecoder(TransformerDecoder):
     """ESPnet's ``TransformerDecoder`` with S-MoE FFNs routed by a token of the prefix.
 
@@ -80,7 +83,6 @@ class SMoETransformerDecoder(TransformerDecoder):
         self.sos = tokens.index(sos_symbol)
         self.route_offset = route_offset
         self.num_experts, self.default_expert = num_experts, default_expert
-        self.register_buffer("token_to_expert", torch.empty(0, dtype=torch.long), persistent=False)
         self.set_route_tokens(route_tokens or {"<asr>": 0, "<st_eng>": 1})
         self.routing, self.gates, self.smoe_layers = moe_ffns(
             self.decoders, ["feed_forward"], num_experts, smoe_layers, router, top_k
@@ -94,37 +96,41 @@ class SMoETransformerDecoder(TransformerDecoder):
         missing = [s for s in route_tokens if s not in self.token_list]
         if missing:
             raise ValueError(f"route symbols {missing} are not in the token list")
-        default = -1 if self.default_expert is None else self.default_expert
-        table = torch.full((len(self.token_list),), default, device=self.token_to_expert.device)
-        for sym, expert in route_tokens.items():
-            table[self.token_list.index(sym)] = expert
-        self.route_tokens, self.token_to_expert = dict(route_tokens), table
+        self.route_tokens = dict(route_tokens)
+        self._expert_of = {self.token_list.index(sym): e for sym, e in route_tokens.items()}
 
     def route_of(self, ys: torch.Tensor) -> torch.Tensor:
         """Expert id (B,) of each decoder input row ys (B, L), read from its guiding token."""
         return self._route(ys)[0]
 
     def _route(self, ys: torch.Tensor) -> Tuple[torch.Tensor, List[int]]:
-        """The route and its host copy (one sync, which the Routing bind reuses)."""
-        is_sos = ys == self.sos
-        pos = is_sos.int().argmax(1) + self.route_offset  # first <sos> + offset
-        found = is_sos.any(1) & (pos < ys.size(1))
-        token = ys.gather(1, pos.clamp(max=ys.size(1) - 1)[:, None]).squeeze(1)
-        # -1: guiding token without expert, -2: no guiding token
-        route = torch.where(found, self.token_to_expert[token], -2)
-        ids = route.tolist()
-        if min(ids) < 0:  # diagnose the first bad row
-            b = next(i for i, e in enumerate(ids) if e < 0)
-            if ids[b] == -2:
+        """The route and its host copy. The prefix is read on the host: one small copy per
+        forward (which the Routing bind reuses) instead of a chain of device ops per step."""
+        head = ys[:, :ROUTE_WINDOW].tolist()
+        ids = []
+        for b, row in enumerate(head):
+            if self._guiding_position(row) is None and ys.size(1) > len(row):
+                row = ys[b].tolist()  # a long <sop> context pushed the prefix out of the window
+            pos = self._guiding_position(row)
+            if pos is None:
                 raise ValueError(
-                    f"decoder prefix {ys[b].tolist()} has no guiding token at <sos>+"
-                    f"{self.route_offset}"
+                    f"decoder prefix {row} has no guiding token at <sos>+{self.route_offset}"
                 )
-            raise ValueError(
-                f"guiding token '{self.token_list[int(token[b])]}' has no expert; "
-                f"route_tokens are {self.route_tokens} (or set default_expert)"
-            )
-        return route, ids
+            expert = self._expert_of.get(row[pos], self.default_expert)
+            if expert is None:
+                raise ValueError(
+                    f"guiding token '{self.token_list[row[pos]]}' has no expert; "
+                    f"route_tokens are {self.route_tokens} (or set default_expert)"
+                )
+            ids.append(expert)
+        return torch.tensor(ids, device=ys.device), ids
+
+    def _guiding_position(self, row: List[int]) -> Optional[int]:
+        """Index of the guiding token (first <sos> + route_offset) in ``row``, if there."""
+        if self.sos not in row:
+            return None
+        pos = row.index(self.sos) + self.route_offset
+        return pos if pos < len(row) else None
 
     def forward(self, hs_pad, hlens, ys_in_pad, ys_in_lens, return_hs=False, return_all_hs=False):
         args = (hs_pad, hlens, ys_in_pad, ys_in_lens, return_hs, return_all_hs)

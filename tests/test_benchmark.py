@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 def test_benchmark_reports_every_ratio(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    benchmark.main(["--repeats", "1", "--warmup", "0", "--train_batch", "2", "--decode_utts", "1",
+    benchmark.main(["--repeats", "1", "--infer_repeats", "1", "--warmup", "0", "--train_batch", "2", "--decode_utts", "1",
                     "--batch_decode", "2", "--decode_tokens", "3", "--beam_size", "2",
                     "--json", str(out)])
     summary = json.loads(out.read_text())

@@ -124,3 +124,12 @@ def test_prefix_without_sos_is_an_error():
 def test_bad_configuration_is_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_decoder(**kwargs)
+
+
+def test_route_is_found_behind_a_long_previous_context():
+    from espnet_smoe.decoder import ROUTE_WINDOW
+
+    sop = TOKENS.index("<sop>")
+    prev = [sop] + [12] * (ROUTE_WINDOW + 3)  # pushes <sos> <spa> <task> out of the window
+    ys = torch.tensor([prev + [SOS, SPA, ST, 11], [SOS, SPA, ASR] + [13] * (len(prev) + 1)])
+    assert make_decoder().route_of(ys).tolist() == [1, 0]

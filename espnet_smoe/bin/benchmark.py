@@ -35,7 +35,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 import yaml
@@ -57,6 +57,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--infer_repeats", type=int, default=30,
+                        help="repeats of the (cheap, noisy) encoder-forward measurements")
     parser.add_argument("--train_batch", type=int, default=16)
     parser.add_argument("--decode_utts", type=int, default=4, help="utterances per decoding run")
     parser.add_argument("--beam_size", type=int, default=5)
@@ -139,10 +141,12 @@ def sync(device: str):
         torch.cuda.synchronize()
 
 
-def interleaved(fns: Dict[str, Callable[[], float]], args) -> Dict[str, List[float]]:
+def interleaved(
+    fns: Dict[str, Callable[[], float]], args, repeats: Optional[int] = None
+) -> Dict[str, List[float]]:
     """Run the functions in turn, ``warmup + repeats`` times; each returns its seconds."""
     times = {name: [] for name in fns}
-    for r in range(args.warmup + args.repeats):
+    for r in range(args.warmup + (repeats or args.repeats)):
         for name, fn in fns.items():
             t = fn()
             if r >= args.warmup:
@@ -150,9 +154,9 @@ def interleaved(fns: Dict[str, Callable[[], float]], args) -> Dict[str, List[flo
     return times
 
 
-def compare(fns: Dict[str, Callable[[], float]], args) -> Dict[str, Dict]:
+def compare(fns: Dict[str, Callable[[], float]], args, repeats: Optional[int] = None) -> Dict[str, Dict]:
     """Each model's median time and, pair by pair, its median ratio to the dense model's."""
-    times = interleaved(fns, args)
+    times = interleaved(fns, args, repeats)
     out = {name: {"median_s": statistics.median(ts), "runs_s": ts} for name, ts in times.items()}
     for name in fns:
         if name != "dense":
@@ -249,7 +253,7 @@ def run(args) -> Dict:
             routes = inputs.routes(b)
             results[f"infer_b{b}"] = compare(
                 {n: (lambda s=s: timed(lambda: encoder_forward(s, speech, lens, routes), args.device))
-                 for n, s in s2ts.items()}, args)
+                 for n, s in s2ts.items()}, args, repeats=args.infer_repeats)
         utts = inputs.speech(args.decode_utts)
         routes = inputs.routes(args.decode_utts)
         for task in ("<asr>", "<st_eng>"):
@@ -308,7 +312,8 @@ def batched_speedup(s2ts: Dict[str, Speech2Text], inputs: Inputs, args) -> Dict:
 def report(results: Dict, args, where: str) -> str:
     rows = [k for k in results if k not in ("batched_beam", "peak_mem_train")]
     learned = "learned" in results[rows[0]]
-    lines = [f"S-MoE vs dense ({args.scale}, {where}; median of {args.repeats} after {args.warmup} warm-up)",
+    lines = [f"S-MoE vs dense ({args.scale}, {where}; median of {args.repeats} runs, "
+             f"{args.infer_repeats} for infer_*, after {args.warmup} warm-up)",
              "", f"{'measurement':<16}{'dense':>12}{'S-MoE':>12}{'ratio':>8}{'target':>8}"
              + (f"{'learned':>12}{'ratio':>8}" if learned else "")]
     for k in rows:
