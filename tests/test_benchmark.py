@@ -16,7 +16,7 @@ def test_benchmark_reports_every_ratio(tmp_path, capsys):
                     "--json", str(out)])
     summary = json.loads(out.read_text())
     expected = {"infer_b1", "infer_b32", "greedy_asr", "greedy_st_eng", "beam_asr", "beam_st_eng",
-                "train_mixed", "train_single", "peak_mem_train"}
+                "train_mixed", "train_single", "act_mem_train"}  # CPU: no allocator peak
     assert set(summary["ratios"]) == expected
     assert set(summary["learned_ratios"]) == expected
     assert all(r > 0 for r in summary["ratios"].values())

@@ -15,8 +15,10 @@ Measured on the same synthetic batches (utterances of 3-6 s, bandwidths and task
   beam: the decoding config's beam and CTC weight), utterance by utterance, per task;
 * ``train_mixed``, ``train_single``: a training step (forward, backward, Adam) on a batch that
   mixes tasks, and on a single-task batch (the paper's scheme; bandwidths mixed in both);
-* ``peak_mem_train``: peak memory of that step above what was resident before it (CUDA: the
-  allocator's peak; CPU: the process's peak RSS, reset through /proc before each step);
+* ``act_mem_train``: memory of the activations that step saves for backward (distinct tensor
+  storages other than parameters; exact and repeatable on any device), measured on an extra,
+  untimed step; with CUDA also ``peak_mem_train``: the allocator's peak above what was
+  allocated before the step;
 * batched beam search (:mod:`espnet_smoe.batch_beam_search`) against one-at-a-time decoding.
 
 Every time is the median of ``--repeats`` runs after ``--warmup``; the models take turns within
@@ -189,11 +191,13 @@ def decode_rtf(s2t: Speech2Text, utts, routes, prefix, device) -> float:
     return seconds / (float(lens.sum()) / RATE)
 
 
-def train_step(model, opt, batch, device, memory: Dict[str, List[float]], name: str) -> float:
-    before = _resident(device)
-    _reset_peak(device)
+def train_step(model, opt, batch, device, peaks: List[float]) -> float:
+    if device.startswith("cuda"):
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
     t = timed(lambda: _step(model, opt, batch), device)
-    memory.setdefault(name, []).append(_peak(device) - before)
+    if device.startswith("cuda"):
+        peaks.append((torch.cuda.max_memory_allocated() - before) / 2**20)
     return t
 
 
@@ -204,28 +208,20 @@ def _step(model, opt, batch):
     opt.zero_grad(set_to_none=True)
 
 
-def _resident(device: str) -> float:
-    if device.startswith("cuda"):
-        return torch.cuda.memory_allocated() / 2**20
-    return _proc_status("VmRSS")
+def saved_activations_mb(model, opt, batch) -> float:
+    """MB of the distinct non-parameter storages autograd saves during one training step."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved = {}
 
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
 
-def _reset_peak(device: str):
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-    else:  # "5" resets the peak RSS (VmHWM) of this process (Linux >= 4.0)
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _peak(device: str) -> float:
-    if device.startswith("cuda"):
-        return torch.cuda.max_memory_allocated() / 2**20
-    return _proc_status("VmHWM")
-
-
-def _proc_status(field: str) -> float:
-    match = re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M)
-    return int(match.group(1)) / 1024
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        _step(model, opt, batch)
+    return sum(saved.values()) / 2**20
 
 
 def machine(device: str) -> str:
@@ -263,23 +259,26 @@ def run(args) -> Dict:
                     {n: (lambda s=s: decode_rtf(s, utts, routes, prefix, args.device))
                      for n, s in searchers.items()}, args)
         results["batched_beam"] = batched_speedup(s2ts, inputs, args)
-    memory: Dict[str, List[float]] = {}
     for kind, mixed in (("train_mixed", True), ("train_single", False)):
         batch = inputs.train_batch(args.train_batch, mixed)
-        fns = {}
+        fns, peaks, opts = {}, {n: [] for n in models}, {}
         for n, m in models.items():
             m.train()
-            opt = torch.optim.Adam(m.parameters(), lr=1e-4)
-            fns[n] = (lambda m=m, opt=opt, n=n: train_step(m, opt, batch, args.device, memory, f"{kind}/{n}"))
+            opts[n] = torch.optim.Adam(m.parameters(), lr=1e-4)
+            fns[n] = (lambda m=m, n=n: train_step(m, opts[n], batch, args.device, peaks[n]))
         results[kind] = compare(fns, args)
-    for n in models:
-        peaks = [v for k, vs in memory.items() if k == f"train_mixed/{n}" for v in vs[args.warmup:]]
-        results.setdefault("peak_mem_train", {})[n] = {"median_mb": statistics.median(peaks)}
-    dense_mem = results["peak_mem_train"]["dense"]["median_mb"]
-    for n, v in results["peak_mem_train"].items():
-        if n != "dense":
-            v["ratio"] = v["median_mb"] / dense_mem if dense_mem > 0 else None
+        if mixed:
+            results["act_mem_train"] = _with_ratios(
+                {n: saved_activations_mb(m, opts[n], batch) for n, m in models.items()})
+            if args.device.startswith("cuda"):
+                results["peak_mem_train"] = _with_ratios(
+                    {n: statistics.median(v[args.warmup:]) for n, v in peaks.items()})
     return results
+
+
+def _with_ratios(mb: Dict[str, float]) -> Dict[str, Dict]:
+    return {n: {"mb": v, **({"ratio": v / mb["dense"]} if n != "dense" and mb["dense"] else {})}
+            for n, v in mb.items()}
 
 
 def batched_speedup(s2ts: Dict[str, Speech2Text], inputs: Inputs, args) -> Dict:
@@ -310,7 +309,8 @@ def batched_speedup(s2ts: Dict[str, Speech2Text], inputs: Inputs, args) -> Dict:
 
 
 def report(results: Dict, args, where: str) -> str:
-    rows = [k for k in results if k not in ("batched_beam", "peak_mem_train")]
+    memory = [k for k in ("act_mem_train", "peak_mem_train") if k in results]
+    rows = [k for k in results if k not in ("batched_beam", *memory)]
     learned = "learned" in results[rows[0]]
     lines = [f"S-MoE vs dense ({args.scale}, {where}; median of {args.repeats} runs, "
              f"{args.infer_repeats} for infer_*, after {args.warmup} warm-up)",
@@ -324,12 +324,13 @@ def report(results: Dict, args, where: str) -> str:
         if learned:
             line += f"{_fmt(r['learned']['median_s'], unit):>12}{r['learned']['ratio']:>8.3f}"
         lines.append(line)
-    mem = results["peak_mem_train"]
-    line = f"{'peak_mem_train':<16}{mem['dense']['median_mb']:>10.0f}MB{mem['smoe']['median_mb']:>10.0f}MB"
-    line += f"{mem['smoe']['ratio'] or float('nan'):>8.3f}{'':>8}"
-    if learned:
-        line += f"{mem['learned']['median_mb']:>10.0f}MB{mem['learned']['ratio'] or float('nan'):>8.3f}"
-    lines += [line, "", f"batched beam search ({args.batch_decode} utterances, tasks mixed) vs one at a time:"]
+    for k in memory:
+        mem = results[k]
+        line = f"{k:<16}{mem['dense']['mb']:>10.1f}MB{mem['smoe']['mb']:>10.1f}MB{mem['smoe']['ratio']:>8.3f}{'':>8}"
+        if learned:
+            line += f"{mem['learned']['mb']:>10.1f}MB{mem['learned']['ratio']:>8.3f}"
+        lines.append(line)
+    lines += ["", f"batched beam search ({args.batch_decode} utterances, tasks mixed) vs one at a time:"]
     for name, b in results["batched_beam"].items():
         lines.append(f"  {name:<8} RTF {b['rtf_one_by_one']:.4f} -> {b['rtf_batched']:.4f}  "
                      f"speed-up x{b['speedup']:.2f}")
