@@ -2,7 +2,8 @@
 """The experiment matrix's report: one table per question, as in the paper, plus a plot.
 
 Reads, for every variant and seed, ``exp/matrix/<variant>_seed<seed>/`` (``results.json`` of
-stage 9, ``train_seconds``, ``config.yaml``, ``expert_usage.json`` for learned gates) and writes
+stage 9, ``checkpoint.pth`` for the training time, ``config.yaml``, ``expert_usage.json`` for
+learned gates) and writes
 ``exp/matrix/RESULTS.md``, ``results.json`` and ``matrix.png``:
 
 1. WER and BLEU per bandwidth (mean over seeds, ± standard deviation with several seeds), the
@@ -55,6 +56,17 @@ def mean_std(values: List[float]) -> Dict[str, Optional[float]]:
             "std": round(statistics.stdev(values), 2) if len(values) > 1 else None}
 
 
+def train_seconds(run: Path) -> float:
+    """Training time: the median epoch's (training + validation) times the number of epochs,
+    from the ESPnet reporter's state in ``checkpoint.pth``. It survives resumed trainings, and
+    the median keeps a few epochs slowed by other load on the machine out of the comparison."""
+    import torch
+
+    stats = torch.load(run / "checkpoint.pth", map_location="cpu", weights_only=False)["reporter"]["stats"]
+    epochs = [sum(e[mode]["time"].total_seconds() for mode in ("train", "valid")) for e in stats.values()]
+    return statistics.median(epochs) * len(epochs)
+
+
 def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
     runs = []
     for seed in seeds:
@@ -62,16 +74,14 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
         if not (run / "results.json").is_file():
             sys.exit(f"{run}/results.json is missing: run the matrix's stages 7-9 for {variant}")
         rows = json.loads((run / "results.json").read_text())["results"]
-        timing = run / "train_seconds"
-        runs.append({"seed": seed, "rows": rows, "dir": run,
-                     "train_seconds": int(timing.read_text()) if timing.is_file() else None})
+        runs.append({"seed": seed, "rows": rows, "dir": run, "train_seconds": train_seconds(run)})
     per_seed = [scores(r["rows"], "trained") for r in runs]
-    result = {"per_seed": [{"seed": r["seed"], **s} for r, s in zip(runs, per_seed)],
+    result = {"per_seed": [{"seed": r["seed"], "train_seconds": round(r["train_seconds"], 1), **s}
+                           for r, s in zip(runs, per_seed)],
               "scores": {k: mean_std([s[k] for s in per_seed]) for k in per_seed[0]}}
     rtfs = [r["rtf"] for run in runs for r in run["rows"] if r["routes"] == "trained" and r.get("rtf")]
     result["rtf"] = round(statistics.mean(rtfs), 4) if rtfs else None
-    times = [r["train_seconds"] for r in runs if r["train_seconds"] is not None]
-    result["train_minutes"] = round(statistics.mean(times) / 60, 1) if times else None
+    result["train_minutes"] = round(statistics.mean(r["train_seconds"] for r in runs) / 60, 1)
     swaps = sorted({r["routes"] for run in runs for r in run["rows"]} - {"trained"})
     result["ablation"] = {
         swap: {k: mean_std([scores(run["rows"], swap)[k] for run in runs]) for k in per_seed[0]}
@@ -88,15 +98,15 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
 
 
 def relative(results: Dict, baseline: str):
-    """Relative change against the baseline in %, positive = better (WER down, BLEU up)."""
+    """Relative change against the baseline in %, positive = better (WER down, BLEU up); None
+    where the baseline scores 0 (no relative change is defined)."""
     base = results[baseline]["scores"]
     for res in results.values():
         res["relative_to_base"] = {}
         for key, value in res["scores"].items():
             b = base[key]["mean"]
-            if b:
-                sign = -1 if key.startswith("wer") else 1
-                res["relative_to_base"][key] = round(sign * 100 * (value["mean"] - b) / b, 2)
+            sign = -1 if key.startswith("wer") else 1
+            res["relative_to_base"][key] = round(sign * 100 * (value["mean"] - b) / b, 2) if b else None
 
 
 def fmt(score: Dict) -> str:
@@ -119,12 +129,13 @@ def markdown(results: Dict, args) -> str:
         lines.append(
             f"| {NAMES.get(v, v)} | " + " | ".join(fmt(res["scores"][k]) for k in keys) + " | "
             + " | ".join("—" if v == args.baseline or r is None else f"{r:+.2f}" for r in rel)
-            + f" | {p['total'] / 1e6:.2f}M | {active} | {res['rtf'] or '—'} | {res['train_minutes'] or '—'} |")
+            + f" | {p['total'] / 1e6:.2f}M | {active} | {res['rtf'] or '—'} | {res['train_minutes']} |")
     lines += ["", "WER in %, lower is better; BLEU higher is better. Δ: relative change against "
               f"{NAMES.get(args.baseline, args.baseline)}, positive = better (WER: relative reduction, "
               "BLEU: relative gain). Active parameters: one utterance's, without the CTC head "
               "(learned gates: one token's). RTF: decoding seconds per audio second, one CPU thread "
-              "per decoding job.", ""]
+              "per decoding job. Train min: the median epoch's training and validation time (ESPnet's "
+              "reporter) times the epochs, all variants on the same machine.", ""]
     ablated = {v: r for v, r in results.items() if r["ablation"]}
     if ablated:
         lines += ["## 2. Routing ablation: the S-MoE route deliberately wrong", "",

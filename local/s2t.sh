@@ -166,7 +166,6 @@ if todo 7; then
     log "Stage 7: training ${exp} (config ${train_config}, ngpu ${ngpu}); log: ${exp}/train.log"
     need ${stats_dir}/train/speech_shape ${stats_dir}/train/feats_stats.npz
     mkdir -p ${exp}
-    train_start=${SECONDS}
     dist_opts=""
     [ "${ngpu}" -gt 1 ] && dist_opts="--multiprocessing_distributed true"
     ${python} -m espnet_smoe.bin.s2t_train --config ${train_config} ${common_opts} \
@@ -180,7 +179,6 @@ if todo 7; then
         | grep --line-buffered -E "epoch results|ERROR|Error|Traceback" || true
     [ "${PIPESTATUS[0]}" -eq 0 ] || die "training failed: see ${exp}/train.log"
     need ${exp}/${inference_model}
-    echo $((SECONDS - train_start)) > ${exp}/train_seconds  # this run's wall time (resumes: the last part)
 fi
 
 inference_tag=decode_$(basename "${inference_config:-default}" .yaml)_$(basename ${inference_model} .pth)

@@ -121,7 +121,15 @@ def test_matrix_compares_variants_in_one_report(matrix_run):
     for name, v in variants.items():
         assert set(v["scores"]) == {"wer_nb", "wer_wb", "bleu_nb", "bleu_wb"}, name
         assert v["rtf"] > 0 and v["params"]["total"] >= v["params"]["active_max"]
+        assert v["per_seed"][0]["train_seconds"] > 0, name  # from ESPnet's reporter
     assert set(variants["dec_smoe"]["relative_to_base"]) == set(variants["dec_smoe"]["scores"])
+    for key, rel in variants["dec_smoe"]["relative_to_base"].items():
+        base, smoe = variants["base"]["scores"][key]["mean"], variants["dec_smoe"]["scores"][key]["mean"]
+        if base == 0:
+            assert rel is None, key  # no relative change against a zero score
+        else:
+            better = smoe < base if key.startswith("wer") else smoe > base
+            assert (rel > 0) == better, key
     # S-MoE: more parameters in total, the same active count as Base
     assert variants["dec_smoe"]["params"]["total"] > variants["base"]["params"]["total"]
     assert variants["dec_smoe"]["params"]["active_max"] == variants["base"]["params"]["active_max"]
