@@ -5,7 +5,8 @@ Splits the set's keys into ``--nj`` parts, runs ``espnet_smoe.bin.s2t_inference`
 in ``<output_dir>/logs/decode.<n>.log``; each job gets an equal share of the CPU threads), shows
 one progress bar over all jobs, then merges ``<n>best_recog/*`` and the jobs' ``timing.json``
 into ``<output_dir>``. A failing job stops the stage with its log's tail. Options this script
-does not know (``--swap_routes``, ``--beam_size``, ...) go to every s2t_inference job.
+does not know (``--swap_routes``, ``--beam_size``, ...) go to every s2t_inference job. With one
+job, decoding runs in this process (its log in the same file), sparing a second interpreter.
 
 Usage:
     python local/decode.py --nj 2 --data dump/raw/test_nb --task_sym '<asr>' --lang_sym '<spa>' \
@@ -15,11 +16,13 @@ Usage:
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import List
 
 from tqdm import tqdm
 
@@ -46,29 +49,39 @@ def main():
     nj = max(1, min(args.nj, len(keys)))
     logs = args.output_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    threads = str(max(1, (os.cpu_count() or 1) // nj))
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    jobs = []
+    commands = []
     for n in range(1, nj + 1):
         key_file = logs / f"keys.{n}.scp"
         key_file.write_text("".join(f"{k}\n" for k in keys[n - 1 :: nj]), encoding="utf-8")
-        cmd = [sys.executable, "-m", "espnet_smoe.bin.s2t_inference",
-               "--ngpu", str(args.ngpu), "--num_workers", "0",
+        cmd = ["--ngpu", str(args.ngpu), "--num_workers", "0",
                "--data_path_and_name_and_type", f"{args.data / 'wav.scp'},speech,kaldi_ark",
                "--data_path_and_name_and_type", f"{args.data / 'utt2bw'},bandwidth,text",
                "--key_file", str(key_file), "--lang_sym", args.lang_sym, "--task_sym", args.task_sym,
                "--s2t_train_config", args.s2t_train_config, "--s2t_model_file", args.s2t_model_file,
                "--output_dir", str(logs / f"output.{n}")]
-        if args.config:
-            cmd += ["--config", args.config]
-        cmd += inference_args
+        commands.append(cmd + (["--config", args.config] if args.config else []) + inference_args)
+    if nj == 1:
+        decode_here(commands[0], logs / "decode.1.log")
+    else:
+        run_jobs(commands, logs, f"{args.data.name} {args.task_sym}", len(keys))
+    merge(logs, nj, args.output_dir, keys)
+
+
+def run_jobs(commands: List[List[str]], logs: Path, desc: str, total: int):
+    """One s2t_inference process per job, each with an equal share of the CPU threads, under one
+    progress bar; a failing job stops the stage with its log's tail."""
+    threads = str(max(1, (os.cpu_count() or 1) // len(commands)))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    jobs = []
+    for n, cmd in enumerate(commands, 1):
         log = open(logs / f"decode.{n}.log", "w", encoding="utf-8")
+        cmd = [sys.executable, "-m", "espnet_smoe.bin.s2t_inference", *cmd]
         jobs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, n))
 
     def done() -> int:
-        return sum(_count(logs / f"output.{n}" / "1best_recog" / "score") for n in range(1, nj + 1))
+        return sum(_count(logs / f"output.{n}" / "1best_recog" / "score") for n in range(1, len(jobs) + 1))
 
-    with tqdm(total=len(keys), desc=f"{args.data.name} {args.task_sym}") as bar:
+    with tqdm(total=total, desc=desc) as bar:
         while any(p.poll() is None for p, _, _ in jobs):
             time.sleep(2)
             bar.update(done() - bar.n)
@@ -78,7 +91,20 @@ def main():
         if proc.returncode != 0:
             tail = (logs / f"decode.{n}.log").read_text(encoding="utf-8")[-2000:]
             sys.exit(f"decoding job {n} failed (see {logs}/decode.{n}.log):\n{tail}")
-    merge(logs, nj, args.output_dir, keys)
+
+
+def decode_here(cmd: List[str], log: Path):
+    """The only job, in this process: its log lines go to ``log``, its progress bar to stderr."""
+    from espnet_smoe.bin import s2t_inference
+
+    logging.basicConfig(filename=log, filemode="w", level=logging.INFO,
+                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    logging.captureWarnings(True)
+    try:
+        s2t_inference.main(cmd)
+    except Exception as e:
+        logging.exception("decoding failed")
+        sys.exit(f"decoding failed (see {log}): {type(e).__name__}: {e}")
 
 
 def _count(path: Path) -> int:
