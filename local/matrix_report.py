@@ -3,8 +3,7 @@
 
 Reads, for every variant and seed, ``exp/matrix/<variant>_seed<seed>/`` (``results.json`` of
 stage 9, ``checkpoint.pth`` for the training time, ``config.yaml``, ``expert_usage.json`` for
-learned gates) and writes
-``exp/matrix/RESULTS.md``, ``results.json`` and ``matrix.png``:
+learned gates) and writes ``exp/matrix/RESULTS.md``, ``results.json`` and ``matrix.png``:
 
 1. WER and BLEU per bandwidth (mean over seeds, ± standard deviation with several seeds), the
    relative change against ``base`` (WER: relative reduction, BLEU: relative gain, both in %,
@@ -23,6 +22,8 @@ import statistics
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
+
+import torch
 
 from espnet_smoe.bin.count_params import build_model, count
 
@@ -60,8 +61,6 @@ def train_seconds(run: Path) -> float:
     """Training time: the median epoch's (training + validation) times the number of epochs,
     from the ESPnet reporter's state in ``checkpoint.pth``. It survives resumed trainings, and
     the median keeps a few epochs slowed by other load on the machine out of the comparison."""
-    import torch
-
     stats = torch.load(run / "checkpoint.pth", map_location="cpu", weights_only=False)["reporter"]["stats"]
     epochs = [sum(e[mode]["time"].total_seconds() for mode in ("train", "valid")) for e in stats.values()]
     return statistics.median(epochs) * len(epochs)
