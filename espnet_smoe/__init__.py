@@ -5,18 +5,46 @@
 """
 
 import contextlib
+import importlib.abc
+import importlib.machinery
 import sys
 
-import nltk
+_ATTENTION = "espnet.nets.pytorch_backend.transformer.attention"
 
-# espnet2's phoneme tokenizer imports g2p_en, which calls nltk.download() at import time when
-# its data is missing. This project never uses g2p: keep every import offline and quiet.
-nltk.download = lambda *args, **kwargs: False
 
-# ESPnet's attention module prints a flash-attention notice on stdout when imported; keep stdout
-# clean for machine-readable output (count_params --json, benchmark --json).
-with contextlib.redirect_stdout(sys.stderr):
-    import espnet.nets.pytorch_backend.transformer.attention  # noqa: F401
+class _QuietOfflineImports(importlib.abc.MetaPathFinder):
+    """Tames two import-time side effects of ESPnet's dependencies, when (and only if) those
+    modules load, so that a light submodule (datadir, bandwidth, ...) imports in milliseconds:
+
+    - espnet2's phoneme tokenizer imports g2p_en, which calls ``nltk.download()`` when its data is
+      missing; this project never uses g2p, so the download becomes a no-op and imports stay
+      offline and quiet;
+    - ESPnet's attention module prints a flash-attention notice on stdout; it goes to stderr, so
+      that stdout stays machine-readable (``count_params --json``, ``benchmark --json``).
+    """
+
+    def find_spec(self, name, path, target=None):
+        if name not in ("nltk", _ATTENTION):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_quietly(module):
+            if name == "nltk":
+                exec_module(module)
+                module.download = lambda *args, **kwargs: False
+            else:
+                with contextlib.redirect_stdout(sys.stderr):
+                    exec_module(module)
+
+        spec.loader.exec_module = exec_quietly
+        return spec
+
+
+if not any(isinstance(f, _QuietOfflineImports) for f in sys.meta_path):
+    sys.meta_path.insert(0, _QuietOfflineImports())
 
 
 def __getattr__(name):

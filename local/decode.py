@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Stage 8: decode one test set for one task with ``--nj`` parallel jobs, showing progress.
+"""Stage 8: decode test sets for tasks with ``--nj`` parallel jobs, showing progress.
 
-Splits the set's keys into ``--nj`` parts, runs ``espnet_smoe.bin.s2t_inference`` on each (logs
-in ``<output_dir>/logs/decode.<n>.log``; each job gets an equal share of the CPU threads), shows
-one progress bar over all jobs, then merges ``<n>best_recog/*`` and the jobs' ``timing.json``
-into ``<output_dir>``. A failing job stops the stage with its log's tail. Options this script
-does not know (``--swap_routes``, ``--beam_size``, ...) go to every s2t_inference job. With one
-job, decoding runs in this process (its log in the same file), sparing a second interpreter.
+Every ``--data`` set is decoded for every ``--task_sym`` into ``<output_dir>/<set>/<task>``.
+Each set's keys are split into ``--nj`` parts; job n decodes part n of every set for every task
+with ``espnet_smoe.bin.s2t_inference``, all in one process (one interpreter and one set of
+espnet2 imports per job, not per set and task; its log is ``<output_dir>/logs/decode.<n>.log``).
+Jobs share the CPU threads equally; one progress bar covers all of them. Then each set × task's
+``<n>best_recog/*`` and ``timing.json`` are merged from the jobs' parts. A failing job stops the
+stage with its log's tail. Options this script does not know (``--swap_routes``,
+``--beam_size``, ...) go to every s2t_inference call. With one job, decoding runs in this process.
 
 Usage:
-    python local/decode.py --nj 2 --data dump/raw/test_nb --task_sym '<asr>' --lang_sym '<spa>' \
-        --output_dir exp/s2t/decode/test_nb/asr --s2t_train_config exp/s2t/config.yaml \
+    python local/decode.py --nj 2 --data dump/raw/test_wb --data dump/raw/test_nb \
+        --task_sym '<asr>' --task_sym '<st_eng>' --lang_sym '<spa>' \
+        --output_dir exp/s2t/decode --s2t_train_config exp/s2t/config.yaml \
         --s2t_model_file exp/s2t/valid.acc.ave.pth --config conf/decode.yaml
 """
 
@@ -31,57 +34,91 @@ from espnet_smoe.datadir import read_table, write_table
 
 def get_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="dumped data dir (wav.scp, utt2bw)")
+    parser.add_argument("--data", type=Path, action="append", required=True,
+                        help="dumped data dir (wav.scp, utt2bw); repeat for several sets")
+    parser.add_argument("--task_sym", action="append", required=True, help="repeat for several tasks")
     parser.add_argument("--output_dir", type=Path, required=True)
     parser.add_argument("--nj", type=int, default=1)
+    parser.add_argument("--job", type=int, help=argparse.SUPPRESS)  # set for the jobs this script starts
     parser.add_argument("--ngpu", type=int, default=0)
     parser.add_argument("--lang_sym", required=True)
-    parser.add_argument("--task_sym", required=True)
     parser.add_argument("--s2t_train_config", required=True)
     parser.add_argument("--s2t_model_file", required=True)
     parser.add_argument("--config", help="inference config (YAML of s2t_inference options)")
     return parser.parse_known_args()
 
 
+def task_dir(args, data: Path, task: str) -> Path:
+    return args.output_dir / data.name / task.strip("<>")
+
+
 def main():
     args, inference_args = get_args()
-    keys = sorted(read_table(args.data / "wav.scp"))
-    nj = max(1, min(args.nj, len(keys)))
-    logs = args.output_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    commands = []
-    for n in range(1, nj + 1):
-        key_file = logs / f"keys.{n}.scp"
-        key_file.write_text("".join(f"{k}\n" for k in keys[n - 1 :: nj]), encoding="utf-8")
-        cmd = ["--ngpu", str(args.ngpu), "--num_workers", "0",
-               "--data_path_and_name_and_type", f"{args.data / 'wav.scp'},speech,kaldi_ark",
-               "--data_path_and_name_and_type", f"{args.data / 'utt2bw'},bandwidth,text",
-               "--key_file", str(key_file), "--lang_sym", args.lang_sym, "--task_sym", args.task_sym,
-               "--s2t_train_config", args.s2t_train_config, "--s2t_model_file", args.s2t_model_file,
-               "--output_dir", str(logs / f"output.{n}")]
-        commands.append(cmd + (["--config", args.config] if args.config else []) + inference_args)
+    if args.job is not None:
+        return run_job(args, inference_args, args.job, log_to_file=False)
+    keys = {data: sorted(read_table(data / "wav.scp")) for data in args.data}
+    nj = max(1, min(args.nj, min(len(k) for k in keys.values())))
+    for data, set_keys in keys.items():
+        for task in args.task_sym:
+            logs = task_dir(args, data, task) / "logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            for n in range(1, nj + 1):
+                (logs / f"keys.{n}.scp").write_text("".join(f"{k}\n" for k in set_keys[n - 1 :: nj]),
+                                                    encoding="utf-8")
+    (args.output_dir / "logs").mkdir(parents=True, exist_ok=True)
     if nj == 1:
-        decode_here(commands[0], logs / "decode.1.log")
+        run_job(args, inference_args, 1, log_to_file=True)
     else:
-        run_jobs(commands, logs, f"{args.data.name} {args.task_sym}", len(keys))
-    merge(logs, nj, args.output_dir, keys)
+        run_jobs(args, nj, sum(len(k) for k in keys.values()) * len(args.task_sym))
+    for data, set_keys in keys.items():
+        for task in args.task_sym:
+            merge(task_dir(args, data, task), nj, set_keys)
 
 
-def run_jobs(commands: List[List[str]], logs: Path, desc: str, total: int):
-    """One s2t_inference process per job, each with an equal share of the CPU threads, under one
-    progress bar; a failing job stops the stage with its log's tail."""
-    threads = str(max(1, (os.cpu_count() or 1) // len(commands)))
+def run_job(args, inference_args: List[str], job: int, log_to_file: bool):
+    """Job n: its part of every set, for every task, in this process. Its log lines go to
+    ``<output_dir>/logs/decode.<n>.log``: straight there for the only job (which leaves its
+    progress bars on the terminal), else through stderr, which ``run_jobs`` sends there."""
+    from espnet_smoe.bin import s2t_inference
+
+    log = args.output_dir / "logs" / f"decode.{job}.log"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
+                        **(dict(filename=log, filemode="w") if log_to_file else {}))
+    logging.captureWarnings(True)
+    for data in args.data:
+        for task in args.task_sym:
+            logs = task_dir(args, data, task) / "logs"
+            cmd = ["--ngpu", str(args.ngpu), "--num_workers", "0",
+                   "--data_path_and_name_and_type", f"{data / 'wav.scp'},speech,kaldi_ark",
+                   "--data_path_and_name_and_type", f"{data / 'utt2bw'},bandwidth,text",
+                   "--key_file", str(logs / f"keys.{job}.scp"), "--lang_sym", args.lang_sym,
+                   "--task_sym", task, "--s2t_train_config", args.s2t_train_config,
+                   "--s2t_model_file", args.s2t_model_file, "--output_dir", str(logs / f"output.{job}")]
+            try:
+                s2t_inference.main(cmd + (["--config", args.config] if args.config else []) + inference_args)
+            except Exception as e:
+                logging.exception(f"decoding {data} {task} failed")
+                sys.exit(f"decoding {data} {task} failed (see {log}): {type(e).__name__}: {e}")
+
+
+def run_jobs(args, nj: int, total: int):
+    """One process per job, each with an equal share of the CPU threads, under one progress
+    bar; a failing job stops the stage with its log's tail."""
+    threads = str(max(1, (os.cpu_count() or 1) // nj))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    logs = args.output_dir / "logs"
     jobs = []
-    for n, cmd in enumerate(commands, 1):
+    for n in range(1, nj + 1):
+        cmd = [sys.executable, __file__, *sys.argv[1:], "--job", str(n)]
         log = open(logs / f"decode.{n}.log", "w", encoding="utf-8")
-        cmd = [sys.executable, "-m", "espnet_smoe.bin.s2t_inference", *cmd]
         jobs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, n))
+    scores = [task_dir(args, data, task) / "logs" / f"output.{n}" / "1best_recog" / "score"
+              for data in args.data for task in args.task_sym for n in range(1, nj + 1)]
 
     def done() -> int:
-        return sum(_count(logs / f"output.{n}" / "1best_recog" / "score") for n in range(1, len(jobs) + 1))
+        return sum(_count(path) for path in scores)
 
-    with tqdm(total=total, desc=desc) as bar:
+    with tqdm(total=total, desc=f"decoding {len(args.data)} sets x {len(args.task_sym)} tasks") as bar:
         while any(p.poll() is None for p, _, _ in jobs):
             time.sleep(2)
             bar.update(done() - bar.n)
@@ -93,26 +130,13 @@ def run_jobs(commands: List[List[str]], logs: Path, desc: str, total: int):
             sys.exit(f"decoding job {n} failed (see {logs}/decode.{n}.log):\n{tail}")
 
 
-def decode_here(cmd: List[str], log: Path):
-    """The only job, in this process: its log lines go to ``log``, its progress bar to stderr."""
-    from espnet_smoe.bin import s2t_inference
-
-    logging.basicConfig(filename=log, filemode="w", level=logging.INFO,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    logging.captureWarnings(True)
-    try:
-        s2t_inference.main(cmd)
-    except Exception as e:
-        logging.exception("decoding failed")
-        sys.exit(f"decoding failed (see {log}): {type(e).__name__}: {e}")
-
-
 def _count(path: Path) -> int:
     return sum(1 for _ in open(path, encoding="utf-8")) if path.is_file() else 0
 
 
-def merge(logs: Path, nj: int, out: Path, keys):
-    """Concatenate the jobs' outputs; every key must have been decoded."""
+def merge(out: Path, nj: int, keys):
+    """Concatenate the jobs' outputs of one set and task; every key must have been decoded."""
+    logs = out / "logs"
     for best in sorted({p.name for p in (logs / "output.1").glob("*best_recog")}):
         (out / best).mkdir(exist_ok=True)
         for name in sorted({p.name for p in (logs / "output.1" / best).iterdir()}):

@@ -189,15 +189,12 @@ if todo 8; then
     for swap in none ${route_ablation}; do
         out=${exp}/${inference_tag}$([ ${swap} = none ] || echo _swap_${swap})
         [ ${swap} = none ] || log "routing ablation: ${swap} routes swapped -> ${out}"
-        for s in ${eval_sets}; do
-            for task in ${tasks}; do
-                ${python} "${root}/local/decode.py" --nj ${nj} --ngpu $((ngpu > 0 ? 1 : 0)) --data ${dump}/${s} \
-                    --lang_sym "<${src_lang}>" --task_sym "<${task}>" --swap_routes ${swap} \
-                    --s2t_train_config ${exp}/config.yaml --s2t_model_file ${exp}/${inference_model} \
-                    --output_dir ${out}/${s}/${task} \
-                    ${inference_config:+--config ${inference_config}} ${inference_args}
-            done
-        done
+        ${python} "${root}/local/decode.py" --nj ${nj} --ngpu $((ngpu > 0 ? 1 : 0)) \
+            $(for s in ${eval_sets}; do echo --data ${dump}/${s}; done) \
+            $(for task in ${tasks}; do echo --task_sym "<${task}>"; done) \
+            --lang_sym "<${src_lang}>" --swap_routes ${swap} \
+            --s2t_train_config ${exp}/config.yaml --s2t_model_file ${exp}/${inference_model} \
+            --output_dir ${out} ${inference_config:+--config ${inference_config}} ${inference_args}
     done
 fi
 
