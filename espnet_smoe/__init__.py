@@ -34,7 +34,7 @@ class _QuietOfflineImports(importlib.abc.MetaPathFinder):
         def exec_quietly(module):
             if name == "nltk":
                 exec_module(module)
-                module.download = lambda *args, **kwargs: False
+                _offline(module)
             else:
                 with contextlib.redirect_stdout(sys.stderr):
                     exec_module(module)
@@ -43,6 +43,12 @@ class _QuietOfflineImports(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _offline(nltk):
+    nltk.download = lambda *args, **kwargs: False
+
+
+if "nltk" in sys.modules:  # imported before this package
+    _offline(sys.modules["nltk"])
 if not any(isinstance(f, _QuietOfflineImports) for f in sys.meta_path):
     sys.meta_path.insert(0, _QuietOfflineImports())
 
