@@ -137,7 +137,7 @@ def plot(result: Dict, path: Path):
         for group, layers in result[stack].items():
             ax.plot(range(1, len(layers) + 1), [row[0] for row in layers], marker="o", label=group)
         ax.set(title=f"{stack}: learned gate", xlabel="layer", ylabel="share of tokens to expert 0",
-               ylim=(-0.02, 1.02))
+               ylim=(-0.02, 1.02), xticks=range(1, len(layers) + 1))
         ax.axhline(0.5, color="grey", lw=0.5)
         ax.legend(fontsize=8)
     fig.tight_layout()
