@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -63,6 +64,7 @@ def main():
             logs = task_dir(args, data, task) / "logs"
             logs.mkdir(parents=True, exist_ok=True)
             for n in range(1, nj + 1):
+                shutil.rmtree(logs / f"output.{n}", ignore_errors=True)  # an earlier run's outputs
                 (logs / f"keys.{n}.scp").write_text("".join(f"{k}\n" for k in set_keys[n - 1 :: nj]),
                                                     encoding="utf-8")
     (args.output_dir / "logs").mkdir(parents=True, exist_ok=True)
