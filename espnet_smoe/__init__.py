@@ -14,7 +14,8 @@ _ATTENTION = "espnet.nets.pytorch_backend.transformer.attention"
 
 class _QuietOfflineImports(importlib.abc.MetaPathFinder):
     """Tames two import-time side effects of ESPnet's dependencies, when (and only if) those
-    modules load, so that a light submodule (datadir, bandwidth, ...) imports in milliseconds:
+    modules load, so that a light submodule (datadir, multitask, ...) imports without torch or
+    nltk, and each of the recipe's small stage scripts starts in a fraction of a second:
 
     - espnet2's phoneme tokenizer imports g2p_en, which calls ``nltk.download()`` when its data is
       missing; this project never uses g2p, so the download becomes a no-op and imports stay
