@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Stage 9: score every decoded test set x task; write RESULTS.md and results.json.
 
-WER for transcription (words compared after lower-casing and removing punctuation, as usual for
-ASR), BLEU for translation (sacrebleu on detokenised text, with its signature). Each row also carries the
+WER and CER for transcription (words and characters compared after lower-casing and removing
+punctuation, as usual for ASR), BLEU and chrF for translation (sacrebleu on detokenised text, with
+their signatures). CER and chrF credit partly right words, which WER and BLEU score as wrong: on a
+small model they show how close the output is. Each row also carries the
 decoding real-time factor (``timing.json`` of stage 8). With ``--swap_routes`` the routing
 ablation's decodes (``<decode_dir>_swap_<stack>``) are scored too, as rows whose ``routes`` say
 which stack was sent to the wrong expert. A hypothesis missing for any reference utterance is an
@@ -19,7 +21,7 @@ import unicodedata
 from pathlib import Path
 
 import editdistance
-from sacrebleu.metrics import BLEU
+from sacrebleu.metrics import BLEU, CHRF
 
 from espnet_smoe.datadir import read_table
 
@@ -42,9 +44,19 @@ def normalize(text: str) -> list:
     return text.split()
 
 
+def error_rate(refs, hyps, unit) -> float:
+    """Edit distance over the references' length, in %, of ``unit(text)`` sequences."""
+    errors = sum(editdistance.eval(unit(r), unit(h)) for r, h in zip(refs, hyps))
+    return 100.0 * errors / max(1, sum(len(unit(r)) for r in refs))
+
+
 def wer(refs, hyps) -> float:
-    errors = sum(editdistance.eval(normalize(r), normalize(h)) for r, h in zip(refs, hyps))
-    return 100.0 * errors / max(1, sum(len(normalize(r)) for r in refs))
+    return error_rate(refs, hyps, normalize)
+
+
+def cer(refs, hyps) -> float:
+    """Characters of the normalised words, a space counting as one between words."""
+    return error_rate(refs, hyps, lambda text: list(" ".join(normalize(text))))
 
 
 def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = "trained"):
@@ -65,32 +77,37 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = 
     ref_list, hyp_list = [refs[k] for k in keys], [hyps[k] for k in keys]
     if task == "asr":
         row["wer"] = round(wer(ref_list, hyp_list), 2)
+        row["cer"] = round(cer(ref_list, hyp_list), 2)
         return row, None
-    bleu = BLEU()
+    bleu, chrf = BLEU(), CHRF()
     row["bleu"] = round(bleu.corpus_score(hyp_list, [ref_list]).score, 2)
-    return row, str(bleu.get_signature())
+    row["chrf"] = round(chrf.corpus_score(hyp_list, [ref_list]).score, 2)
+    return row, {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}
 
 
-def markdown(rows, signature, decode_dir) -> str:
+def markdown(rows, signatures, decode_dir) -> str:
+    metrics = [("wer", "WER (%)"), ("cer", "CER (%)"), ("bleu", "BLEU"), ("chrf", "chrF")]
     lines = [f"# Results: {decode_dir}", "",
-             "| test set | bandwidth | task | routes | metric | score | utterances | RTF |",
-             "|---|---|---|---|---|---:|---:|---:|"]
+             "| test set | bandwidth | task | routes | " + " | ".join(m[1] for m in metrics)
+             + " | utterances | RTF |",
+             "|---|---|---|---|" + "---:|" * (len(metrics) + 2)]
     for r in rows:
-        metric = "WER (%)" if "wer" in r else "BLEU"
+        scores = " | ".join(f"{r[key]:.2f}" if key in r else "" for key, _ in metrics)
         rtf = "" if r["rtf"] is None else f"{r['rtf']:.4f}"
         lines.append(f"| {r['test_set']} | {r['bandwidth']} | {r['task']} | {r['routes']} | "
-                     f"{metric} | {r.get('wer', r.get('bleu')):.2f} | {r['utterances']} | {rtf} |")
-    lines += ["", "WER: words after lower-casing and removing punctuation. RTF: decoding seconds "
-              "per second of audio (model loading excluded). routes: `trained` = as trained; "
-              "`swap_<stack>` = that stack's S-MoE route deliberately sent to the other expert."]
-    if signature:
-        lines.append(f"BLEU: sacrebleu `{signature}`.")
+                     f"{scores} | {r['utterances']} | {rtf} |")
+    lines += ["", "WER / CER: words / characters after lower-casing and removing punctuation. "
+              "RTF: decoding seconds per second of audio (model loading excluded). routes: "
+              "`trained` = as trained; `swap_<stack>` = that stack's S-MoE route deliberately sent "
+              "to the other expert."]
+    for key, sig in (signatures or {}).items():
+        lines.append(f"{dict(metrics)[key]}: sacrebleu `{sig}`.")
     return "\n".join(lines) + "\n"
 
 
 def main():
     args = get_args()
-    rows, signature = [], None
+    rows, signatures = [], None
     conditions = [("trained", args.decode_dir)] + [
         (f"swap_{stack}", Path(f"{args.decode_dir}_swap_{stack}")) for stack in args.swap_routes]
     for routes, decode_dir in conditions:
@@ -98,10 +115,11 @@ def main():
             for task in args.tasks:
                 row, sig = score_set(args.dump, decode_dir, test_set, task, routes)
                 rows.append(row)
-                signature = sig or signature
+                signatures = sig or signatures
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "RESULTS.md").write_text(markdown(rows, signature, args.decode_dir), encoding="utf-8")
-    result = {"decode_dir": str(args.decode_dir), "bleu_signature": signature, "results": rows}
+    (args.out / "RESULTS.md").write_text(markdown(rows, signatures, args.decode_dir), encoding="utf-8")
+    result = {"decode_dir": str(args.decode_dir), "results": rows,
+              **{f"{key}_signature": sig for key, sig in (signatures or {}).items()}}
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print((args.out / "RESULTS.md").read_text(encoding="utf-8"))
 

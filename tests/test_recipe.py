@@ -70,8 +70,8 @@ def test_results_table_and_json(smoke_run):
     for r in results:
         assert r["utterances"] == n_test
         assert r["bandwidth"] == r["test_set"][-2:]
-        metric = "wer" if r["task"] == "asr" else "bleu"
-        assert isinstance(r[metric], float) and r[metric] >= 0
+        for metric in ("wer", "cer") if r["task"] == "asr" else ("bleu", "chrf"):
+            assert isinstance(r[metric], float) and r[metric] >= 0
 
 
 def test_packed_model_loads_and_decodes(smoke_run):
