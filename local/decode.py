@@ -53,6 +53,11 @@ def task_dir(args, data: Path, task: str) -> Path:
     return args.output_dir / data.name / task.strip("<>")
 
 
+def keys_file(args, data: Path, job: int) -> Path:
+    """Job n's part of a set's keys, shared by every task."""
+    return args.output_dir / data.name / "logs" / f"keys.{job}.scp"
+
+
 def main():
     args, inference_args = get_args()
     if args.job is not None:
@@ -60,13 +65,12 @@ def main():
     keys = {data: sorted(read_table(data / "wav.scp")) for data in args.data}
     nj = max(1, min(args.nj, min(len(k) for k in keys.values())))
     for data, set_keys in keys.items():
-        for task in args.task_sym:
-            logs = task_dir(args, data, task) / "logs"
-            logs.mkdir(parents=True, exist_ok=True)
-            for n in range(1, nj + 1):
-                shutil.rmtree(logs / f"output.{n}", ignore_errors=True)  # an earlier run's outputs
-                (logs / f"keys.{n}.scp").write_text("".join(f"{k}\n" for k in set_keys[n - 1 :: nj]),
-                                                    encoding="utf-8")
+        for n in range(1, nj + 1):
+            keys_file(args, data, n).parent.mkdir(parents=True, exist_ok=True)
+            keys_file(args, data, n).write_text("".join(f"{k}\n" for k in set_keys[n - 1 :: nj]),
+                                                encoding="utf-8")
+            for task in args.task_sym:  # an earlier run's outputs
+                shutil.rmtree(task_dir(args, data, task) / "logs" / f"output.{n}", ignore_errors=True)
     (args.output_dir / "logs").mkdir(parents=True, exist_ok=True)
     if nj == 1:
         run_job(args, inference_args, 1, log_to_file=True)
@@ -89,13 +93,13 @@ def run_job(args, inference_args: List[str], job: int, log_to_file: bool):
     logging.captureWarnings(True)
     for data in args.data:
         for task in args.task_sym:
-            logs = task_dir(args, data, task) / "logs"
             cmd = ["--ngpu", str(args.ngpu), "--num_workers", "0",
                    "--data_path_and_name_and_type", f"{data / 'wav.scp'},speech,kaldi_ark",
                    "--data_path_and_name_and_type", f"{data / 'utt2bw'},bandwidth,text",
-                   "--key_file", str(logs / f"keys.{job}.scp"), "--lang_sym", args.lang_sym,
+                   "--key_file", str(keys_file(args, data, job)), "--lang_sym", args.lang_sym,
                    "--task_sym", task, "--s2t_train_config", args.s2t_train_config,
-                   "--s2t_model_file", args.s2t_model_file, "--output_dir", str(logs / f"output.{job}")]
+                   "--s2t_model_file", args.s2t_model_file,
+                   "--output_dir", str(task_dir(args, data, task) / "logs" / f"output.{job}")]
             try:
                 s2t_inference.main(cmd + (["--config", args.config] if args.config else []) + inference_args)
             except Exception as e:
