@@ -66,9 +66,9 @@ def main():
     nj = max(1, min(args.nj, min(len(k) for k in keys.values())))
     for data, set_keys in keys.items():
         for n in range(1, nj + 1):
-            keys_file(args, data, n).parent.mkdir(parents=True, exist_ok=True)
-            keys_file(args, data, n).write_text("".join(f"{k}\n" for k in set_keys[n - 1 :: nj]),
-                                                encoding="utf-8")
+            part = keys_file(args, data, n)
+            part.parent.mkdir(parents=True, exist_ok=True)
+            part.write_text("".join(f"{k}\n" for k in set_keys[n - 1 :: nj]), encoding="utf-8")
             for task in args.task_sym:  # an earlier run's outputs
                 shutil.rmtree(task_dir(args, data, task) / "logs" / f"output.{n}", ignore_errors=True)
     (args.output_dir / "logs").mkdir(parents=True, exist_ok=True)

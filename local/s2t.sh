@@ -14,8 +14,9 @@
 #  7 training (espnet_smoe.bin.s2t_train; --ngpu >1 uses ESPnet's DDP launcher; resumable)
 #  8 decoding of every test set x task (--nj jobs); --route_ablation "encoder decoder" also
 #    decodes with those stacks' S-MoE routes swapped (each to the other expert)
-#  9 scoring: WER, CER / BLEU, chrF / RTF per bandwidth -> exp/<tag>/RESULTS.md, results.json; for a
-#    learned-gate model also its expert usage per test set and task (expert_usage.md)
+#  9 scoring: WER and CER / BLEU and chrF / RTF per bandwidth -> exp/<tag>/RESULTS.md,
+#    results.json; for a learned-gate model also its expert usage per test set and task
+#    (expert_usage.md)
 # 10 packing: exp/<tag>/<tag>.zip, loadable by espnet_smoe.Speech2Text.from_pretrained
 set -euo pipefail
 

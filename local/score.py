@@ -46,8 +46,9 @@ def normalize(text: str) -> list:
 
 def error_rate(refs, hyps, unit) -> float:
     """Edit distance over the references' length, in %, of ``unit(text)`` sequences."""
-    errors = sum(editdistance.eval(unit(r), unit(h)) for r, h in zip(refs, hyps))
-    return 100.0 * errors / max(1, sum(len(unit(r)) for r in refs))
+    pairs = [(unit(r), unit(h)) for r, h in zip(refs, hyps)]
+    errors = sum(editdistance.eval(r, h) for r, h in pairs)
+    return 100.0 * errors / max(1, sum(len(r) for r, _ in pairs))
 
 
 def wer(refs, hyps) -> float:
