@@ -101,14 +101,14 @@ def markdown(rows, signatures, decode_dir) -> str:
               "RTF: decoding seconds per second of audio (model loading excluded). routes: "
               "`trained` = as trained; `swap_<stack>` = that stack's S-MoE route deliberately sent "
               "to the other expert."]
-    for key, sig in (signatures or {}).items():
+    for key, sig in signatures.items():
         lines.append(f"{dict(metrics)[key]}: sacrebleu `{sig}`.")
     return "\n".join(lines) + "\n"
 
 
 def main():
     args = get_args()
-    rows, signatures = [], None
+    rows, signatures = [], {}
     conditions = [("trained", args.decode_dir)] + [
         (f"swap_{stack}", Path(f"{args.decode_dir}_swap_{stack}")) for stack in args.swap_routes]
     for routes, decode_dir in conditions:
@@ -120,7 +120,7 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "RESULTS.md").write_text(markdown(rows, signatures, args.decode_dir), encoding="utf-8")
     result = {"decode_dir": str(args.decode_dir), "results": rows,
-              **{f"{key}_signature": sig for key, sig in (signatures or {}).items()}}
+              **{f"{key}_signature": sig for key, sig in signatures.items()}}
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print((args.out / "RESULTS.md").read_text(encoding="utf-8"))
 
