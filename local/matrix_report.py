@@ -7,7 +7,8 @@ learned gates) and writes ``exp/matrix/RESULTS.md``, ``results.json`` and ``matr
 
 1. WER and BLEU per bandwidth (mean over seeds, ± standard deviation with several seeds), the
    relative change against ``base`` (WER: relative reduction, BLEU: relative gain, both in %,
-   positive = better), total and active parameters, decoding real-time factor, training time.
+   positive = better), total and active parameters, decoding real-time factor, training time;
+   then CER and chrF the same way, the finer measures for models far from converged.
 2. The routing ablation: the same scores with an S-MoE stack sent to the wrong expert.
 3. The learned gates' expert usage: do they find the bandwidth / task split by themselves?
 
@@ -27,7 +28,10 @@ import torch
 
 from espnet_smoe.bin.count_params import build_model, count
 
-METRICS = [("wer", "nb"), ("wer", "wb"), ("bleu", "nb"), ("bleu", "wb")]
+PAPER = [("wer", "nb"), ("wer", "wb"), ("bleu", "nb"), ("bleu", "wb")]  # the paper's tables
+FINER = [("cer", "nb"), ("cer", "wb"), ("chrf", "nb"), ("chrf", "wb")]
+METRICS = PAPER + FINER
+LOWER_IS_BETTER = ("wer", "cer")
 NAMES = {"base": "Base (hard sharing)", "dec_ffnx2": "DecFFNx2", "dec_smoe": "DecS-MoE",
          "encdec_smoe": "EncDecS-MoE", "learned_moe": "Learned-gate MoE"}
 
@@ -104,7 +108,7 @@ def relative(results: Dict, baseline: str):
         res["relative_to_base"] = {}
         for key, value in res["scores"].items():
             b = base[key]["mean"]
-            sign = -1 if key.startswith("wer") else 1
+            sign = -1 if key.startswith(LOWER_IS_BETTER) else 1
             res["relative_to_base"][key] = round(sign * 100 * (value["mean"] - b) / b, 2) if b else None
 
 
@@ -112,33 +116,53 @@ def fmt(score: Dict) -> str:
     return f"{score['mean']:.2f}" + (f" ± {score['std']:.2f}" if score.get("std") is not None else "")
 
 
+def heading(metrics) -> List[str]:
+    return [f"{m.upper() if m != 'chrf' else 'chrF'} {bw.upper()}" for m, bw in metrics]
+
+
+def score_rows(results: Dict, metrics, baseline: str) -> List[str]:
+    """One table row per variant: the scores, then their relative change against the baseline."""
+    keys = [f"{m}_{bw}" for m, bw in metrics]
+    rows = []
+    for v, res in results.items():
+        rel = [res["relative_to_base"].get(k) for k in keys]
+        rows.append(f"| {NAMES.get(v, v)} | " + " | ".join(fmt(res["scores"][k]) for k in keys) + " | "
+                    + " | ".join("—" if v == baseline or r is None else f"{r:+.2f}" for r in rel) + " |")
+    return rows
+
+
 def markdown(results: Dict, args) -> str:
-    keys = [f"{m}_{bw}" for m, bw in METRICS]
-    heads = ["WER NB", "WER WB", "BLEU NB", "BLEU WB"]
+    keys = [f"{m}_{bw}" for m, bw in PAPER]
+    heads = heading(PAPER)
     lines = [f"# Experiment matrix ({args.conf}, seeds {' '.join(args.seeds)})", "",
              "## 1. Scores, parameters and cost", "",
              "| variant | " + " | ".join(heads) + " | " + " | ".join(f"Δ{h} %" for h in heads)
              + " | params total | active (w/o CTC) | decode RTF | train min |",
              "|---|" + "---:|" * 12]
-    for v, res in results.items():
+    for row, (v, res) in zip(score_rows(results, PAPER, args.baseline), results.items()):
         p = res["params"]
         active = f"{(p['active_min']) / 1e6:.2f}M" + (
             "" if p["active_min"] == p["active_max"] else f"–{p['active_max'] / 1e6:.2f}M")
-        rel = [res["relative_to_base"].get(k) for k in keys]
-        lines.append(
-            f"| {NAMES.get(v, v)} | " + " | ".join(fmt(res["scores"][k]) for k in keys) + " | "
-            + " | ".join("—" if v == args.baseline or r is None else f"{r:+.2f}" for r in rel)
-            + f" | {p['total'] / 1e6:.2f}M | {active} | {res['rtf'] or '—'} | {res['train_minutes']} |")
+        lines.append(row + f" {p['total'] / 1e6:.2f}M | {active} | {res['rtf'] or '—'} "
+                     f"| {res['train_minutes']} |")
     lines += ["", "WER in %, lower is better; BLEU higher is better. Δ: relative change against "
               f"{NAMES.get(args.baseline, args.baseline)}, positive = better (WER: relative reduction, "
               "BLEU: relative gain). Active parameters: one utterance's, without the CTC head "
               "(learned gates: one token's). RTF: decoding seconds per audio second, one CPU thread "
               "per decoding job. Train min: the median epoch's training and validation time (ESPnet's "
               "reporter) times the epochs, all variants on the same machine.", ""]
+    finer = [f"{m}_{bw}" for m, bw in FINER]
+    if all(k in res["scores"] for res in results.values() for k in finer):
+        keys, heads = keys + finer, heads + heading(FINER)  # the ablation shows them too
+        lines += ["| variant | " + " | ".join(heading(FINER)) + " | "
+                  + " | ".join(f"Δ{h} %" for h in heading(FINER)) + " |",
+                  "|---|" + "---:|" * 8, *score_rows(results, FINER, args.baseline),
+                  "", "CER: character error rate in %, lower is better; chrF: sacrebleu's character "
+                  "n-gram F-score, higher is better. Δ as above.", ""]
     ablated = {v: r for v, r in results.items() if r["ablation"]}
     if ablated:
         lines += ["## 2. Routing ablation: the S-MoE route deliberately wrong", "",
-                  "| variant | routes | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * 4]
+                  "| variant | routes | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * len(heads)]
         for v, res in ablated.items():
             lines.append(f"| {NAMES.get(v, v)} | as trained | "
                          + " | ".join(fmt(res["scores"][k]) for k in keys) + " |")
@@ -173,9 +197,13 @@ def plot(results: Dict, path: Path):
     import matplotlib.pyplot as plt
 
     variants = list(results)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    panels = [("wer", "WER (%) ↓"), ("bleu", "BLEU ↑")]
+    if all("cer_nb" in r["scores"] and "chrf_nb" in r["scores"] for r in results.values()):
+        panels += [("cer", "CER (%) ↓"), ("chrf", "chrF ↑")]
+    rows = len(panels) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 3.8 * rows), squeeze=False)
     width = 0.38
-    for ax, metric, label in ((axes[0], "wer", "WER (%) ↓"), (axes[1], "bleu", "BLEU ↑")):
+    for ax, (metric, label) in zip(axes.flat, panels):
         for i, bw in enumerate(("nb", "wb")):
             key = f"{metric}_{bw}"
             means = [results[v]["scores"][key]["mean"] for v in variants]

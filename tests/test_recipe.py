@@ -119,7 +119,8 @@ def test_matrix_compares_variants_in_one_report(matrix_run):
     variants = summary["variants"]
     assert list(variants) == ["base", "dec_smoe", "learned_moe"]
     for name, v in variants.items():
-        assert set(v["scores"]) == {"wer_nb", "wer_wb", "bleu_nb", "bleu_wb"}, name
+        metrics = ("wer", "bleu", "cer", "chrf")
+        assert set(v["scores"]) == {f"{m}_{bw}" for m in metrics for bw in ("nb", "wb")}, name
         assert v["rtf"] > 0 and v["params"]["total"] >= v["params"]["active_max"]
         assert v["per_seed"][0]["train_seconds"] > 0, name  # from ESPnet's reporter
     assert set(variants["dec_smoe"]["relative_to_base"]) == set(variants["dec_smoe"]["scores"])
@@ -128,13 +129,14 @@ def test_matrix_compares_variants_in_one_report(matrix_run):
         if base == 0:
             assert rel is None, key  # no relative change against a zero score
         else:
-            better = smoe < base if key.startswith("wer") else smoe > base
+            better = smoe < base if key.startswith(("wer", "cer")) else smoe > base
             assert (rel > 0) == better, key
     # S-MoE: more parameters in total, the same active count as Base
     assert variants["dec_smoe"]["params"]["total"] > variants["base"]["params"]["total"]
     assert variants["dec_smoe"]["params"]["active_max"] == variants["base"]["params"]["active_max"]
     report = (matrix_run / "RESULTS.md").read_text()
     assert "| DecS-MoE |" in report and "Routing ablation" in report and "Expert usage" in report
+    assert "| variant | CER NB | CER WB | chrF NB | chrF WB |" in report
     assert (matrix_run / "matrix.png").stat().st_size > 0
 
 
