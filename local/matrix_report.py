@@ -101,8 +101,8 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
 
 
 def relative(results: Dict, baseline: str):
-    """Relative change against the baseline in %, positive = better (WER down, BLEU up); None
-    where the baseline scores 0 (no relative change is defined)."""
+    """Relative change against the baseline in %, positive = better (WER, CER down; BLEU, chrF
+    up); None where the baseline scores 0 (no relative change is defined)."""
     base = results[baseline]["scores"]
     for res in results.values():
         res["relative_to_base"] = {}
