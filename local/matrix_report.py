@@ -116,13 +116,23 @@ def fmt(score: Dict) -> str:
     return f"{score['mean']:.2f}" + (f" ± {score['std']:.2f}" if score.get("std") is not None else "")
 
 
+def keys_of(metrics) -> List[str]:
+    return [f"{m}_{bw}" for m, bw in metrics]
+
+
+def has_finer(results: Dict) -> bool:
+    """CER and chrF exist for every variant (results.json of stage 9 before they were scored
+    lack them; the report then shows the paper's metrics only)."""
+    return all(k in res["scores"] for res in results.values() for k in keys_of(FINER))
+
+
 def heading(metrics) -> List[str]:
     return [f"{m.upper() if m != 'chrf' else 'chrF'} {bw.upper()}" for m, bw in metrics]
 
 
 def score_rows(results: Dict, metrics, baseline: str) -> List[str]:
     """One table row per variant: the scores, then their relative change against the baseline."""
-    keys = [f"{m}_{bw}" for m, bw in metrics]
+    keys = keys_of(metrics)
     rows = []
     for v, res in results.items():
         rel = [res["relative_to_base"].get(k) for k in keys]
@@ -132,7 +142,7 @@ def score_rows(results: Dict, metrics, baseline: str) -> List[str]:
 
 
 def markdown(results: Dict, args) -> str:
-    keys = [f"{m}_{bw}" for m, bw in PAPER]
+    keys = keys_of(PAPER)
     heads = heading(PAPER)
     lines = [f"# Experiment matrix ({args.conf}, seeds {' '.join(args.seeds)})", "",
              "## 1. Scores, parameters and cost", "",
@@ -151,9 +161,8 @@ def markdown(results: Dict, args) -> str:
               "(learned gates: one token's). RTF: decoding seconds per audio second, one CPU thread "
               "per decoding job. Train min: the median epoch's training and validation time (ESPnet's "
               "reporter) times the epochs, all variants on the same machine.", ""]
-    finer = [f"{m}_{bw}" for m, bw in FINER]
-    if all(k in res["scores"] for res in results.values() for k in finer):
-        keys, heads = keys + finer, heads + heading(FINER)  # the ablation shows them too
+    if has_finer(results):
+        keys, heads = keys + keys_of(FINER), heads + heading(FINER)  # the ablation shows them too
         lines += ["| variant | " + " | ".join(heading(FINER)) + " | "
                   + " | ".join(f"Δ{h} %" for h in heading(FINER)) + " |",
                   "|---|" + "---:|" * 8, *score_rows(results, FINER, args.baseline),
@@ -198,7 +207,7 @@ def plot(results: Dict, path: Path):
 
     variants = list(results)
     panels = [("wer", "WER (%) ↓"), ("bleu", "BLEU ↑")]
-    if all("cer_nb" in r["scores"] and "chrf_nb" in r["scores"] for r in results.values()):
+    if has_finer(results):
         panels += [("cer", "CER (%) ↓"), ("chrf", "chrF ↑")]
     rows = len(panels) // 2
     fig, axes = plt.subplots(rows, 2, figsize=(11, 3.8 * rows), squeeze=False)
