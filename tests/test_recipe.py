@@ -124,18 +124,18 @@ def test_matrix_compares_variants_in_one_report(matrix_run):
         assert set(v["scores"]) == {f"{m}_{bw}" for m in metrics for bw in ("nb", "wb")}, name
         assert v["rtf"] > 0 and v["params"]["total"] >= v["params"]["active_max"]
         assert v["per_seed"][0]["train_seconds"] > 0, name  # from ESPnet's reporter
-    smoe_run = variants["encdec_smoe"]
-    assert set(smoe_run["relative_to_base"]) == set(smoe_run["scores"])
-    for key, rel in smoe_run["relative_to_base"].items():
-        base, smoe = variants["base"]["scores"][key]["mean"], smoe_run["scores"][key]["mean"]
+    encdec = variants["encdec_smoe"]
+    assert set(encdec["relative_to_base"]) == set(encdec["scores"])
+    for key, rel in encdec["relative_to_base"].items():
+        base, smoe = variants["base"]["scores"][key]["mean"], encdec["scores"][key]["mean"]
         if base == 0:
             assert rel is None, key  # no relative change against a zero score
         else:
             better = smoe < base if key.startswith(("wer", "cer")) else smoe > base
             assert (rel > 0) == better, key
     # S-MoE: more parameters in total, the same active count as Base
-    assert smoe_run["params"]["total"] > variants["base"]["params"]["total"]
-    assert smoe_run["params"]["active_max"] == variants["base"]["params"]["active_max"]
+    assert encdec["params"]["total"] > variants["base"]["params"]["total"]
+    assert encdec["params"]["active_max"] == variants["base"]["params"]["active_max"]
     report = (matrix_run / "RESULTS.md").read_text()
     assert "| EncDecS-MoE |" in report and "Routing ablation" in report and "Expert usage" in report
     assert "| variant | CER NB | CER WB | chrF NB | chrF WB |" in report
