@@ -9,7 +9,7 @@ themselves: in beam search from the forced prefix, per hypothesis.
 """
 
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
@@ -101,11 +101,11 @@ class SMoETransformerDecoder(TransformerDecoder):
 
     def route_of(self, ys: torch.Tensor) -> torch.Tensor:
         """Expert id (B,) of each decoder input row ys (B, L), read from its guiding token."""
-        return self._route(ys)[0]
+        return torch.tensor(self._route(ys), device=ys.device)
 
-    def _route(self, ys: torch.Tensor) -> Tuple[torch.Tensor, List[int]]:
-        """The route and its host copy. The prefix is read on the host: one small copy per
-        forward (which the Routing bind reuses) instead of a chain of device ops per step."""
+    def _route(self, ys: torch.Tensor) -> List[int]:
+        """The expert ids, read on the host: one small device-to-host copy of the prefix per
+        forward instead of a chain of device ops per step, and no copy back (see Routing)."""
         head = ys[:, :ROUTE_WINDOW].tolist()
         ids = []
         for b, row in enumerate(head):
@@ -123,7 +123,7 @@ class SMoETransformerDecoder(TransformerDecoder):
                     f"route_tokens are {self.route_tokens} (or set default_expert)"
                 )
             ids.append(expert)
-        return torch.tensor(ids, device=ys.device), ids
+        return ids
 
     def _guiding_position(self, row: List[int]) -> Optional[int]:
         """Index of the guiding token (first <sos> + route_offset) in ``row``, if there."""
@@ -140,7 +140,8 @@ class SMoETransformerDecoder(TransformerDecoder):
             valid = ~make_pad_mask(ys_in_lens, maxlen=ys_in_pad.size(1)).to(ys_in_pad.device)
             self.gates.summarise(logits, valid)
             return out
-        with self.routing(*self._route(ys_in_pad)), self.routing.sorted_batch() as order:
+        route = self._route(ys_in_pad)
+        with self.routing(route, ys_in_pad.device), self.routing.sorted_batch() as order:
             if order is None:
                 return super().forward(*args)
             out = super().forward(*(a[order] for a in args[:4]), return_hs, return_all_hs)
@@ -154,7 +155,7 @@ class SMoETransformerDecoder(TransformerDecoder):
             return super().forward_one_step(
                 tgt, tgt_mask, memory, memory_mask, cache=cache, return_hs=return_hs
             )
-        with self.routing(*self._route(tgt)):
+        with self.routing(self._route(tgt), tgt.device):
             return super().forward_one_step(
                 tgt, tgt_mask, memory, memory_mask, cache=cache, return_hs=return_hs
             )

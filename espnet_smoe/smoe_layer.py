@@ -11,7 +11,6 @@ once per forward (one host sync) and reused by every layer.
 """
 
 from contextlib import contextmanager
-from itertools import accumulate
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -23,8 +22,8 @@ from espnet_smoe.experts import Experts
 from espnet_smoe.learned_moe import GateRecord, LearnedMoEFeedForward
 
 # (expert, its batch rows): None when the expert takes the whole batch, an index tensor, or a
-# slice when the owning stack has sorted the batch by route (see Routing.sorted_batch).
-Group = Tuple[int, Union[None, torch.Tensor, slice]]
+# row count when the owning stack has sorted the batch by route (see Routing.sorted_batch).
+Group = Tuple[int, Union[None, torch.Tensor, int]]
 
 
 class Routing:
@@ -40,22 +39,30 @@ class Routing:
         self.last_counts: Optional[List[int]] = None
 
     @contextmanager
-    def __call__(self, route: torch.Tensor, ids: Optional[List[int]] = None) -> Iterator[None]:
+    def __call__(
+        self, route: Union[torch.Tensor, List[int]], device: Optional[torch.device] = None
+    ) -> Iterator[None]:
         """Bind ``route`` (B,) of expert ids for the duration of the ``with`` block.
 
-        ``ids`` is ``route.tolist()`` when the caller already has it; otherwise this is the one
-        host sync of the forward (then counting happens on the host, not in device kernels).
+        ``route`` is a 1-D integer tensor, copied to the host here (the one host sync of the
+        forward; grouping is then host work, not device kernels), or the ids already on the
+        host as a list, with the ``device`` of the batch: a batch that takes one expert then
+        needs no device copy of its route at all (the decoder's beam search, step by step).
         """
-        if route.dim() != 1 or route.dtype not in (torch.int32, torch.int64):
-            raise ValueError(
-                f"route must be a 1-D integer tensor (B,), got {route.dtype} {tuple(route.shape)}"
-            )
-        ids = route.tolist() if ids is None else ids
+        if torch.is_tensor(route):
+            if route.dim() != 1 or route.dtype not in (torch.int32, torch.int64):
+                raise ValueError(
+                    f"route must be a 1-D integer tensor (B,), got {route.dtype} "
+                    f"{tuple(route.shape)}"
+                )
+            ids, device = route.tolist(), route.device
+        else:
+            ids = list(route)
         if any(not 0 <= e < self.num_experts for e in ids):
             raise ValueError(f"route ids must lie in [0, {self.num_experts}), got {ids}")
         counts = [ids.count(e) for e in range(self.num_experts)]
         outer = self._groups, self._in_order
-        self._groups = self._group(route, counts)
+        self._groups = self._group(ids, counts, device)
         self._in_order = all(a <= b for a, b in zip(ids, ids[1:]))
         self.last_counts = counts
         try:
@@ -70,28 +77,30 @@ class Routing:
         route order, or no route bound).
 
         A stack that reorders its inputs this way (and restores the order of its outputs, see
-        :func:`unsort`) spares its layers the gather and scatter: within the block they see
-        slices, so each layer runs its experts on views and joins them with one ``cat``.
+        :func:`unsort`) spares its layers the gather and scatter: within the block each layer
+        splits its input into one view per expert and joins the outputs with one ``cat`` (whose
+        backward is again a split, and the split's one ``cat``: no zero-filled full-size
+        gradient per expert, as slicing would give).
         """
         groups = self._groups
         if groups is None or len(groups) == 1:
             yield None
             return
         order = None if self._in_order else torch.cat([rows for _, rows in groups])
-        bounds = [0, *accumulate(len(rows) for _, rows in groups)]
-        self._groups = [(e, slice(a, b)) for (e, _), a, b in zip(groups, bounds, bounds[1:])]
+        self._groups = [(e, len(rows)) for e, rows in groups]
         try:
             yield order
         finally:
             self._groups = groups
 
     @staticmethod
-    def _group(route: torch.Tensor, counts: Sequence[int]) -> List[Group]:
+    def _group(ids: List[int], counts: Sequence[int], device: Optional[torch.device]) -> List[Group]:
         used = [e for e, c in enumerate(counts) if c > 0]
         if len(used) <= 1:  # single-task / single-bandwidth batch: no gather, no scatter
             return [(used[0] if used else 0, None)]
-        order = torch.argsort(route, stable=True)
-        return list(zip(used, torch.split(order, [counts[e] for e in used])))
+        order = sorted(range(len(ids)), key=ids.__getitem__)  # stable: batch order per expert
+        rows = torch.tensor(order, device=device).split([counts[e] for e in used])
+        return list(zip(used, rows))
 
     @property
     def groups(self) -> List[Group]:
@@ -132,8 +141,9 @@ class SMoEFeedForward(Experts):
         groups = self.routing.groups
         if len(groups) == 1:  # the whole batch to one expert: no gather, no scatter
             return self.experts[groups[0][0]](x)
-        if isinstance(groups[0][1], slice):  # batch sorted by route: views, one cat
-            return torch.cat([self.experts[e](x[rows]) for e, rows in groups])
+        if isinstance(groups[0][1], int):  # batch sorted by route: one view per expert, one cat
+            parts = x.split([n for _, n in groups])
+            return torch.cat([self.experts[e](part) for (e, _), part in zip(groups, parts)])
         out = x.new_empty(x.shape)
         for expert, rows in groups:
             # rows: (B_e,) -> x_e: (B_e, T, D)

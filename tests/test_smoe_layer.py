@@ -148,3 +148,29 @@ def test_sorted_batch_gives_the_layer_contiguous_blocks(route):
                 assert route[order].tolist() == sorted(route.tolist())
                 got = unsort(ffn(x[order]), order)
     torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("route", [[2, 0, 2, 1, 0], [1, 1, 1, 1, 1]])
+def test_host_list_route_routes_like_the_tensor(route):
+    ffn, x = layer(3), torch.randn(5, 4, 8)
+    with ffn.routing(torch.tensor(route)):
+        want = ffn(x)
+    with ffn.routing(route, x.device):
+        got = ffn(x)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"route ids must lie in \[0, 3\)"):
+        with ffn.routing([0, 3], x.device):
+            pass
+
+
+def test_sorted_batch_gradient_matches_per_row_computation():
+    ffn, x = layer(2), torch.randn(4, 3, 8, requires_grad=True)
+    route = [1, 0, 0, 1]
+    with ffn.routing(route, x.device), ffn.routing.sorted_batch() as order:
+        unsort(ffn(x[order]), order).pow(2).sum().backward()
+    routed = [x.grad.clone(), *(p.grad.clone() for p in ffn.parameters())]
+    x.grad = None
+    ffn.zero_grad()
+    sum(ffn.experts[e](x[b]).pow(2).sum() for b, e in enumerate(route)).backward()
+    for got, want in zip(routed, [x.grad, *(p.grad for p in ffn.parameters())]):
+        torch.testing.assert_close(got, want)
