@@ -19,6 +19,9 @@ Measured on the same synthetic batches (utterances of 3-6 s, bandwidths and task
   storages other than parameters; exact and repeatable on any device), measured on an extra,
   untimed step; with CUDA also ``peak_mem_train``: the allocator's peak above what was
   allocated before the step;
+* ``ops_infer_b32``, ``ops_train_mixed``: ATen operators dispatched by one encoder forward at
+  batch 32 (routes mixed) and one mixed training step; exact, and on a GPU about one kernel
+  launch each, the host-side cost that decides the ratios when kernels are small;
 * batched beam search (:mod:`espnet_smoe.batch_beam_search`) against one-at-a-time decoding.
 
 Every time is the median of ``--repeats`` runs after ``--warmup``; the models take turns within
@@ -41,6 +44,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 import yaml
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from espnet_smoe.bin.count_params import build_model
 from espnet_smoe.inference import Speech2Text
@@ -224,6 +228,23 @@ def saved_activations_mb(model, opt, batch) -> float:
     return sum(saved.values()) / 2**20
 
 
+class _OpCounter(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops += 1
+        return func(*args, **(kwargs or {}))
+
+
+def dispatched_ops(fn: Callable[[], object]) -> int:
+    """ATen operators ``fn`` dispatches (views and host-side ops included)."""
+    with _OpCounter() as counter:
+        fn()
+    return counter.ops
+
+
 def machine(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name()
@@ -250,6 +271,9 @@ def run(args) -> Dict:
             results[f"infer_b{b}"] = compare(
                 {n: (lambda s=s: timed(lambda: encoder_forward(s, speech, lens, routes), args.device))
                  for n, s in s2ts.items()}, args, repeats=args.infer_repeats)
+        results["ops_infer_b32"] = _with_ratios(
+            {n: dispatched_ops(lambda: encoder_forward(s, speech, lens, routes)) for n, s in s2ts.items()},
+            "ops")
         utts = inputs.speech(args.decode_utts)
         routes = inputs.routes(args.decode_utts)
         for task in ("<asr>", "<st_eng>"):
@@ -269,16 +293,19 @@ def run(args) -> Dict:
         results[kind] = compare(fns, args)
         if mixed:
             results["act_mem_train"] = _with_ratios(
-                {n: saved_activations_mb(m, opts[n], batch) for n, m in models.items()})
+                {n: saved_activations_mb(m, opts[n], batch) for n, m in models.items()}, "mb")
+            results["ops_train_mixed"] = _with_ratios(
+                {n: dispatched_ops(lambda: _step(m, opts[n], batch)) for n, m in models.items()}, "ops")
             if args.device.startswith("cuda"):
                 results["peak_mem_train"] = _with_ratios(
-                    {n: statistics.median(v[args.warmup:]) for n, v in peaks.items()})
+                    {n: statistics.median(v[args.warmup:]) for n, v in peaks.items()}, "mb")
     return results
 
 
-def _with_ratios(mb: Dict[str, float]) -> Dict[str, Dict]:
-    return {n: {"mb": v, **({"ratio": v / mb["dense"]} if n != "dense" and mb["dense"] else {})}
-            for n, v in mb.items()}
+def _with_ratios(values: Dict[str, float], unit: str) -> Dict[str, Dict]:
+    dense = values["dense"]
+    return {n: {unit: v, **({"ratio": v / dense} if n != "dense" and dense else {})}
+            for n, v in values.items()}
 
 
 def batched_speedup(s2ts: Dict[str, Speech2Text], inputs: Inputs, args) -> Dict:
@@ -309,8 +336,8 @@ def batched_speedup(s2ts: Dict[str, Speech2Text], inputs: Inputs, args) -> Dict:
 
 
 def report(results: Dict, args, where: str) -> str:
-    memory = [k for k in ("act_mem_train", "peak_mem_train") if k in results]
-    rows = [k for k in results if k not in ("batched_beam", *memory)]
+    counts = {k: u for k, r in results.items() for u in ("mb", "ops") if u in r.get("dense", {})}
+    rows = [k for k in results if k != "batched_beam" and k not in counts]
     learned = "learned" in results[rows[0]]
     lines = [f"S-MoE vs dense ({args.scale}, {where}; median of {args.repeats} runs, "
              f"{args.infer_repeats} for infer_*, after {args.warmup} warm-up)",
@@ -324,17 +351,22 @@ def report(results: Dict, args, where: str) -> str:
         if learned:
             line += f"{_fmt(r['learned']['median_s'], unit):>12}{r['learned']['ratio']:>8.3f}"
         lines.append(line)
-    for k in memory:
-        mem = results[k]
-        line = f"{k:<16}{mem['dense']['mb']:>10.1f}MB{mem['smoe']['mb']:>10.1f}MB{mem['smoe']['ratio']:>8.3f}{'':>8}"
+    for k, unit in counts.items():
+        r = results[k]
+        line = f"{k:<16}{_amount(r['dense'][unit], unit):>12}{_amount(r['smoe'][unit], unit):>12}"
+        line += f"{r['smoe']['ratio']:>8.3f}{'':>8}"
         if learned:
-            line += f"{mem['learned']['mb']:>10.1f}MB{mem['learned']['ratio']:>8.3f}"
+            line += f"{_amount(r['learned'][unit], unit):>12}{r['learned']['ratio']:>8.3f}"
         lines.append(line)
     lines += ["", f"batched beam search ({args.batch_decode} utterances, tasks mixed) vs one at a time:"]
     for name, b in results["batched_beam"].items():
         lines.append(f"  {name:<8} RTF {b['rtf_one_by_one']:.4f} -> {b['rtf_batched']:.4f}  "
                      f"speed-up x{b['speedup']:.2f}")
     return "\n".join(lines)
+
+
+def _amount(value: float, unit: str) -> str:
+    return f"{value:.1f}MB" if unit == "mb" else f"{value:d}"
 
 
 def _fmt(value: float, unit: str) -> str:
