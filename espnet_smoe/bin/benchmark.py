@@ -25,7 +25,7 @@ Measured on the same synthetic batches (utterances of 3-6 s, bandwidths and task
 * batched beam search (:mod:`espnet_smoe.batch_beam_search`) against one-at-a-time decoding.
 
 Every time is the median of ``--repeats`` runs after ``--warmup``; the models take turns within
-each repeat, and each ratio is the median of the per-repeat ratios (S-MoE / dense).
+each repeat, in an order that reverses every repeat, and each ratio is the median of the per-repeat ratios (S-MoE / dense).
 
 Usage:
     python -m espnet_smoe.bin.benchmark                          # mini scale, CPU
@@ -63,7 +63,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--infer_repeats", type=int, default=30,
+    parser.add_argument("--infer_repeats", type=int, default=100,
                         help="repeats of the (cheap, noisy) encoder-forward measurements")
     parser.add_argument("--train_batch", type=int, default=16)
     parser.add_argument("--decode_utts", type=int, default=4, help="utterances per decoding run")
@@ -150,13 +150,20 @@ def sync(device: str):
 def interleaved(
     fns: Dict[str, Callable[[], float]], args, repeats: Optional[int] = None
 ) -> Dict[str, List[float]]:
-    """Run the functions in turn, ``warmup + repeats`` times; each returns its seconds."""
+    """Run the functions in turn, ``warmup + repeats`` times; each returns its seconds.
+
+    Each timed run comes right after an untimed run of the same function: a run is faster
+    after its own model than after another (caches, allocator), by 1-2 % at mini scale, so
+    without this the order of the turns would bias the ratios.
+    """
     times = {name: [] for name in fns}
     for r in range(args.warmup + (repeats or args.repeats)):
         for name, fn in fns.items():
-            t = fn()
             if r >= args.warmup:
-                times[name].append(t)
+                fn()
+                times[name].append(fn())
+            else:
+                fn()
     return times
 
 
