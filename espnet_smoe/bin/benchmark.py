@@ -25,7 +25,8 @@ Measured on the same synthetic batches (utterances of 3-6 s, bandwidths and task
 * batched beam search (:mod:`espnet_smoe.batch_beam_search`) against one-at-a-time decoding.
 
 Every time is the median of ``--repeats`` runs after ``--warmup``; the models take turns within
-each repeat, in an order that reverses every repeat, and each ratio is the median of the per-repeat ratios (S-MoE / dense).
+each repeat, each timed run right after an untimed run of the same model, and each ratio is the
+median of the per-repeat ratios (S-MoE / dense).
 
 Usage:
     python -m espnet_smoe.bin.benchmark                          # mini scale, CPU
@@ -159,11 +160,9 @@ def interleaved(
     times = {name: [] for name in fns}
     for r in range(args.warmup + (repeats or args.repeats)):
         for name, fn in fns.items():
+            fn()  # a warm-up round, or the untimed run before the timed one
             if r >= args.warmup:
-                fn()
                 times[name].append(fn())
-            else:
-                fn()
     return times
 
 
