@@ -7,6 +7,8 @@ How rows reach the experts is the subclasses' business: a fixed per-utterance ro
 (:class:`~espnet_smoe.learned_moe.LearnedMoEFeedForward`).
 """
 
+from typing import List
+
 import torch
 from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
@@ -40,9 +42,10 @@ class Experts(torch.nn.Module):
             for _ in range(num_experts)
         )
 
-    def expert_parameters(self) -> int:
-        """Parameters of one expert (all have the same shape)."""
-        return sum(p.numel() for p in self.experts[0].parameters())
+    def expert_sizes(self) -> List[int]:
+        """Parameters of each expert, counted from the experts themselves, which need not all
+        have one shape (an expert swapped for a narrower one)."""
+        return [sum(p.numel() for p in expert.parameters()) for expert in self.experts]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Accept a dense FFN's weights too: they become every expert's."""

@@ -45,7 +45,13 @@ class GateRecord:
             self.logits = outer
 
     def summarise(self, logits: List[torch.Tensor], mask: torch.Tensor):
-        """Store the balancing loss and top-1 token shares of ``logits`` over ``mask`` (B, T)."""
+        """Store the balancing loss and top-1 token shares of ``logits`` over ``mask`` (B, T).
+
+        A stack without learned-MoE layers records no logits, and so no loss and no shares.
+        """
+        if not logits:
+            self.clear()
+            return
         self.aux_loss = load_balancing_loss(logits, mask, self.top_k)
         self.last_logits, self.last_mask = [layer.detach() for layer in logits], mask
         with torch.no_grad():
@@ -120,6 +126,6 @@ class LearnedMoEFeedForward(Experts):
         return out.view(x.shape)
 
     def inactive_parameters(self, expert: Optional[int] = None) -> int:
-        """Parameters one token leaves unused: every expert but its top-k (``expert`` is
-        ignored: the gate, not a route, picks)."""
-        return (len(self.experts) - self.top_k) * self.expert_parameters()
+        """Parameters one token leaves unused at least: the N - k smallest experts, as its top-k
+        may be the largest (``expert`` is ignored: the gate, not a route, picks)."""
+        return sum(sorted(self.expert_sizes())[: len(self.experts) - self.top_k])

@@ -151,8 +151,8 @@ class SMoEFeedForward(Experts):
         return out
 
     def inactive_parameters(self, expert: int) -> int:
-        """Parameters an utterance routed to ``expert`` leaves unused (the other experts)."""
-        return (len(self.experts) - 1) * self.expert_parameters()
+        """Parameters an utterance routed to ``expert`` leaves unused: the other experts'."""
+        return sum(n for e, n in enumerate(self.expert_sizes()) if e != expert)
 
 
 def unsort(output: Any, order: torch.Tensor) -> Any:

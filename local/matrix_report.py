@@ -94,8 +94,8 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
     if usage:
         result["expert_usage"] = usage[0] | {"seed": runs[0]["seed"]}
     counts = count(build_model(runs[0]["dir"] / "config.yaml", None, None))
-    active = [n for route, n in counts["active"].items() if route != "ctc"]
-    result["params"] = {"total": counts["total"], "ctc": counts["active"]["ctc"],
+    active = list(counts["active"].values())
+    result["params"] = {"total": counts["total"], "ctc": counts["ctc"],
                         "active_min": min(active), "active_max": max(active)}
     return result
 

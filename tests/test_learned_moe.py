@@ -4,6 +4,9 @@ encoder/decoder/model wiring that turns gate logits into a padding-aware auxilia
 import pytest
 import torch
 from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
+from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
+    PositionwiseFeedForward,
+)
 
 from conftest import ASR, ST, make_decoder, prefixed
 from espnet_smoe.encoder import SMoETransformerEncoder
@@ -108,3 +111,33 @@ def test_model_adds_weighted_balancing_loss_and_needs_no_bandwidth(tmp_path):
         assert stats[f"{stack}_g0"].item() + stats[f"{stack}_g1"].item() == pytest.approx(1.0)
     loss.backward()
     assert model.encoder.encoders[0].feed_forward.gate.weight.grad.abs().sum() > 0
+
+
+def test_inactive_parameters_leave_out_the_smallest_experts_beside_the_top_k():
+    ffn = layer(3, k=1)
+    ffn.experts[0] = PositionwiseFeedForward(8, 4, 0.0)  # narrower than experts 1 and 2
+    size = [sum(p.numel() for p in expert.parameters()) for expert in ffn.experts]
+    # a token uses at most its k largest experts: the N - k smallest stay unused
+    assert ffn.inactive_parameters() == size[0] + size[1]
+
+
+def test_learned_decoder_without_moe_layers_records_no_loss():
+    dec = make_decoder(router="learned", smoe_layers=[])
+    dec.gates.aux_loss, dec.gates.token_shares = torch.tensor(2.0), torch.ones(2)  # stale
+    hs, ys = torch.randn(2, 7, 16), prefixed([ASR, ST], length=6)
+    out, _ = dec(hs, torch.full((2,), 7), ys, torch.full((2,), 6))
+    assert out.shape == (2, 6, dec.output_layer.out_features)
+    assert dec.gates.aux_loss is None and dec.gates.token_shares is None
+    assert dec.gates.last_logits is None and dec.gates.last_mask is None
+
+
+def test_model_with_a_gate_free_learned_decoder_adds_the_encoder_loss_only(tmp_path):
+    model, _ = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer",
+                     "--encoder_conf", "router=learned", "--decoder_conf", "router=learned",
+                     "--decoder_conf", "smoe_layers=[]")
+    inputs = batch([ASR, ST], [0, 1])
+    del inputs["bandwidth"]
+    loss, stats, _ = model.eval()(**inputs)
+    assert torch.isfinite(loss) and model.decoder.gates.aux_loss is None
+    assert stats["moe_aux"].item() == pytest.approx(model.encoder.gates.aux_loss.item())
+    assert "enc_g0" in stats and "dec_g0" not in stats

@@ -174,3 +174,11 @@ def test_sorted_batch_gradient_matches_per_row_computation():
     sum(ffn.experts[e](x[b]).pow(2).sum() for b, e in enumerate(route)).backward()
     for got, want in zip(routed, [x.grad, *(p.grad for p in ffn.parameters())]):
         torch.testing.assert_close(got, want)
+
+
+def test_inactive_parameters_are_the_other_experts_own():
+    ffn = layer(3)
+    ffn.experts[1] = PositionwiseFeedForward(8, 4, 0.0)  # narrower than experts 0 and 2
+    size = [sum(p.numel() for p in expert.parameters()) for expert in ffn.experts]
+    assert [ffn.inactive_parameters(e) for e in range(3)] == [
+        size[1] + size[2], size[0] + size[2], size[0] + size[1]]

@@ -3,8 +3,8 @@
 
 A route is one (bandwidth, task) pair, e.g. ``nb/transcribe``: the encoder experts its bandwidth
 picks and the decoder experts its task token picks. Active counts leave out the CTC head, whose
-share is reported on its own (``ctc``), so they compare directly with attention-only models such
-as the paper's; the total includes it.
+share is reported on its own (``ctc``, beside ``total``, not among the routes), so they compare
+directly with attention-only models such as the paper's; the total includes it.
 
 Usage:
     python -m espnet_smoe.bin.count_params conf/paper/encdec_smoe.yaml --vocab_size 40000
@@ -66,7 +66,10 @@ def build_model(config_path: Path, token_list: Optional[str], vocab_size: Option
 
 
 def count(model) -> Dict:
-    """{"total": n, "active": {route: n, ..., "ctc": n}} for an (S-MoE) S2T model."""
+    """{"total": n, "ctc": n, "active": {route: n, ...}} for an (S-MoE) S2T model.
+
+    The CTC head sits beside the routes, so that ``active`` holds routes only.
+    """
     total = sum(p.numel() for p in model.parameters())
     ctc = sum(p.numel() for p in model.ctc.parameters()) if model.ctc is not None else 0
     enc_routing = getattr(model.encoder, "routing", None)
@@ -82,8 +85,7 @@ def count(model) -> Dict:
             if hasattr(m, "inactive_parameters")
         )
         active[f"{bw}/{task_name(symbol, list(route_tokens))}"] = total - ctc - inactive
-    active["ctc"] = ctc
-    return {"total": total, "active": active}
+    return {"total": total, "ctc": ctc, "active": active}
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -102,10 +104,10 @@ def main(cmd=None):
     if args.json:
         print(json.dumps(counts))
         return
-    ctc = counts["active"]["ctc"]
+    ctc = counts["ctc"]
     print(f"{args.config} (vocabulary {len(model.token_list)})")
     rows = [("total", counts["total"]), ("total without CTC head", counts["total"] - ctc)]
-    rows += [(f"active {route}", n) for route, n in counts["active"].items() if route != "ctc"]
+    rows += [(f"active {route}", n) for route, n in counts["active"].items()]
     rows += [("CTC head", ctc)]
     for label, n in rows:
         print(f"  {label:<28}{n:>14,}  {n / 1e6:8.2f}M")
