@@ -1,7 +1,8 @@
 """Kaldi-style data directories: the contract a corpus's data prep must meet, and their I/O.
 
 A data directory holds one utterance per line in each file, keyed by utterance id, sorted in
-``LC_ALL=C`` order, utterance ids prefixed by their speaker id:
+``LC_ALL=C`` order, utterance ids prefixed by their speaker id. Files are UTF-8 without a
+byte-order mark; as in Kaldi, a key ends at the first space or tab.
 
 =============  ======================================================  =========
 file           content                                                 needed
@@ -11,40 +12,90 @@ file           content                                                 needed
 ``utt2spk``    ``<utt> <speaker>``                                     required
 ``text.<l>``   ``<utt> <translation into language l>`` (e.g. text.eng) per target
 ``utt2bw``     ``<utt> wb|nb`` (recorded bandwidth; absent: all WB)     optional
-``segments``   ``<utt> <rec> <start s> <end s>`` (wav.scp lists recs)   optional
+``segments``   ``<utt> <rec> <start s> <end s>`` (end -1: to the end)  optional
 =============  ======================================================  =========
+
+Audio that cannot be used as it is gets one of these reasons (``iter_audio``; stage 2 lists
+them in ``<dst>/skipped`` and ``<dst>/cut`` as ``<utt> <reason> <detail>``):
+
+===============  ==============================================================================
+``unreadable``   the file or the command fails (detail: its message)
+``empty``        no samples: a 0-byte file, or a header with no data
+``truncated``    a WAV file holds fewer data bytes than its header declares (libsndfile reads
+                 what is there without a word, so the header is the one witness of the loss)
+``bad_segment``  a segment with start < 0, end <= start, or start at or past the recording's end
+``overshoot``    a segment ends more than ``max_overshoot`` s past the recording's end
+``too_short``    shorter than ``min_duration`` s
+``cut``          kept: a segment ended up to ``max_overshoot`` s past the recording's end and was
+                 cut there (Kaldi's ``extract-segments`` rule, default 0.5 s)
+===============  ==============================================================================
 """
 
+import functools
 import io
+import re
 import subprocess
 from pathlib import Path
-from typing import Dict, Iterator, List, Sequence, Tuple, Union
+from typing import BinaryIO, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import soundfile as sf
 
 PathLike = Union[str, Path]
+REASONS = ("unreadable", "empty", "truncated", "bad_segment", "overshoot", "too_short")
+KALDI_SPACE = " \t\r\f\v"
+_FIRST_SPACE = re.compile(f"[{KALDI_SPACE}]+")
+_BOM = b"\xef\xbb\xbf"
+_STREAMED = 0x7FFFF000  # a WAV data size this big is taken for a stream's "unknown" placeholder
 
 
 class DataDirError(ValueError):
     """A data directory breaks the contract; the message names the file, line and value."""
 
 
+class AudioProblem(DataDirError):
+    """Audio not usable as it is: a ``reason`` (see above) and a one-line ``detail``."""
+
+    def __init__(self, reason: str, detail: str):
+        self.reason, self.detail = reason, " ".join(detail.split())  # one line: a table value
+        super().__init__(f"{reason}: {self.detail}")
+
+
+class AudioNote(NamedTuple):
+    """One row of an ``iter_audio`` report."""
+
+    utt: str
+    reason: str
+    detail: str
+
+
 def read_table(path: PathLike) -> Dict[str, str]:
     """``<key> <value...>`` lines -> dict, in file order; duplicate or empty keys are errors."""
     table: Dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            line = _decode(path, n, raw).rstrip("\n")
+            if not line.strip(KALDI_SPACE):
                 continue
-            key, _, value = line.partition(" ")
-            if not key or key != key.strip():
+            key, value = (_FIRST_SPACE.split(line, maxsplit=1) + [""])[:2]  # as Kaldi splits
+            if not key:
                 raise DataDirError(f"{path}:{n}: malformed line '{line}'")
             if key in table:
                 raise DataDirError(f"{path}:{n}: duplicate key '{key}'")
-            table[key] = value.strip()
+            table[key] = value.strip(KALDI_SPACE)
     return table
+
+
+def _decode(path: PathLike, n: int, raw: bytes) -> str:
+    """Line ``n`` as text; reading bytes lets a bad one be named instead of a bare decode error."""
+    if n == 1 and raw.startswith(_BOM):
+        raise DataDirError(f"{path}: starts with a UTF-8 byte-order mark; remove it with "
+                           f"sed -i '1s/^\\xEF\\xBB\\xBF//' {path}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataDirError(f"{path}:{n}: not UTF-8 ({e.reason}): {raw[e.start:e.end]!r} at byte "
+                           f"{e.start + 1} of the line; convert the file with iconv") from None
 
 
 def write_table(path: PathLike, table: Dict[str, str]) -> None:
@@ -66,21 +117,15 @@ def check_data_dir(data_dir: PathLike, tgt_langs: Sequence[str] = ()) -> List[st
         raise DataDirError(f"{d}/text: not sorted (sort with LC_ALL=C)")
     keyed = [*needed[1:], *(n for n in ("utt2bw", "segments") if (d / n).is_file())]
     for name in keyed:
-        keys = set(read_table(d / name))
-        if keys != set(utts):
-            extra, lacking = sorted(keys - set(utts)), sorted(set(utts) - keys)
-            raise DataDirError(
-                f"{d}/{name}: keys differ from text: {len(lacking)} missing "
-                f"(e.g. {lacking[:3]}), {len(extra)} extra (e.g. {extra[:3]})"
-            )
-    recordings = set(read_table(d / "wav.scp"))
+        _check_keys(d / name, read_table(d / name), utts, "keys differ from text")
+    recordings = read_table(d / "wav.scp")
     if (d / "segments").is_file():
         for utt, seg in read_table(d / "segments").items():
-            rec = seg.split()[0]
+            rec = _segment(d, utt, seg)[0]
             if rec not in recordings:
                 raise DataDirError(f"{d}/segments: utterance '{utt}' names unknown recording '{rec}'")
-    elif recordings != set(utts):
-        raise DataDirError(f"{d}/wav.scp: keys differ from text (and there is no segments file)")
+    else:
+        _check_keys(d / "wav.scp", recordings, utts, "keys differ from text (no segments file)")
     for name in ("text", *(f"text.{lang}" for lang in tgt_langs)):
         empty = [u for u, t in read_table(d / name).items() if not t]
         if empty:
@@ -88,36 +133,141 @@ def check_data_dir(data_dir: PathLike, tgt_langs: Sequence[str] = ()) -> List[st
     return utts
 
 
+def _check_keys(path: Path, keys: Dict[str, str], utts: List[str], what: str) -> None:
+    """Name how ``keys`` differ from the utterance ids, counting and showing a few of each side."""
+    extra, lacking = sorted(set(keys) - set(utts)), sorted(set(utts) - set(keys))
+    if extra or lacking:
+        raise DataDirError(f"{path}: {what}: {len(lacking)} missing (e.g. {lacking[:3]}), "
+                           f"{len(extra)} extra (e.g. {extra[:3]})")
+
+
+def _segment(d: Path, utt: str, value: str) -> Tuple[str, float, float]:
+    """A ``segments`` value -> (recording, start s, end s)."""
+    fields = value.split()
+    try:
+        return fields[0], float(fields[1]), float(fields[2])
+    except (IndexError, ValueError):
+        raise DataDirError(f"{d}/segments: utterance '{utt}': malformed '{value}' "
+                           "(want <rec> <start s> <end s>)") from None
+
+
 def load_audio(entry: str) -> Tuple[np.ndarray, int]:
-    """A ``wav.scp`` value (a path, or a shell command ending in ``|``) -> (float32 mono, rate)."""
+    """A ``wav.scp`` value (a path, or a shell command ending in ``|``) -> (float32 mono, rate).
+
+    Raises AudioProblem (``unreadable``, ``empty``, ``truncated``) naming the entry.
+    """
     entry = entry.strip()
-    if entry.endswith("|"):
-        out = subprocess.run(entry[:-1], shell=True, capture_output=True, check=True).stdout
-        wav, rate = sf.read(io.BytesIO(out), dtype="float32", always_2d=True)
-    else:
-        wav, rate = sf.read(entry, dtype="float32", always_2d=True)
+    try:
+        with _open(entry) as f:
+            return _decode_audio(f, entry)
+    except sf.LibsndfileError as e:  # its str() names the file object, not the entry
+        raise AudioProblem("unreadable", f"{entry}: {e.error_string}") from e
+    except OSError as e:
+        raise AudioProblem("unreadable", f"{entry}: {e}") from e
+
+
+def _open(entry: str) -> BinaryIO:
+    """The bytes of a ``wav.scp`` value: its file, or its command's output."""
+    if not entry.endswith("|"):
+        return open(entry, "rb")
+    proc = subprocess.run(entry[:-1], shell=True, capture_output=True)
+    if proc.returncode:
+        stderr = proc.stderr.decode("utf-8", errors="replace")[-300:]
+        raise AudioProblem("unreadable", f"{entry}: exit status {proc.returncode} {stderr}")
+    return io.BytesIO(proc.stdout)
+
+
+def _decode_audio(f: BinaryIO, entry: str) -> Tuple[np.ndarray, int]:
+    """The samples of an opened entry; the header is checked first, as reading hides a loss."""
+    size = f.seek(0, io.SEEK_END)
+    if not size:
+        raise AudioProblem("empty", f"{entry}: 0 bytes")
+    f.seek(0)
+    declared, present = _wav_data_bytes(f, size)
+    if declared > present > 0:  # none present: a header with no samples, "empty" below
+        raise AudioProblem("truncated", f"{entry}: its WAV header declares {declared} data bytes, "
+                                        f"{present} are present")
+    f.seek(0)
+    wav, rate = sf.read(f, dtype="float32", always_2d=True)
+    if not len(wav):
+        raise AudioProblem("empty", f"{entry}: a header with no samples")
     return wav.mean(axis=1), rate
 
 
-def iter_audio(data_dir: PathLike) -> Iterator[Tuple[str, np.ndarray, int]]:
-    """Yield (utt, float32 audio, rate) for every utterance, cutting ``segments`` if present."""
+def _wav_data_bytes(f: BinaryIO, size: int) -> Tuple[int, int]:
+    """(declared, present) bytes of a RIFF/WAVE data chunk; (0, 0) for other formats or streams."""
+    head = f.read(12)
+    if head[:4] != b"RIFF" or head[8:] != b"WAVE":
+        return 0, 0
+    while len(chunk := f.read(8)) == 8:
+        length = int.from_bytes(chunk[4:], "little")
+        if chunk[:4] == b"data":
+            return (0, 0) if length >= _STREAMED else (length, size - f.tell())
+        f.seek(length + length % 2, io.SEEK_CUR)
+    return 0, 0
+
+
+def iter_audio(data_dir: PathLike, report: Optional[List[AudioNote]] = None,
+               max_overshoot: float = 0.5, min_duration: float = 0.0
+               ) -> Iterator[Tuple[str, np.ndarray, int]]:
+    """Yield (utt, float32 audio, rate) for every usable utterance, cutting ``segments`` if present.
+
+    With a ``report`` list, an unusable utterance is left out and noted there, and a ``cut`` one
+    yielded and noted; without one, the first problem of either kind raises a DataDirError.
+    ``min_duration`` 0 keeps every length.
+    """
     d = Path(data_dir)
     wavs = read_table(d / "wav.scp")
+    load = functools.lru_cache(maxsize=1)(load_audio)  # segments come grouped by recording
+    for utt, (rec, start, end) in _utterances(d, wavs).items():
+        try:
+            wav, rate = load(wavs[rec])
+            wav, cut = _clip(wav, rate, rec, start, end, max_overshoot)
+            if len(wav) < min_duration * rate:
+                detail = f"{len(wav) / rate:.3f} s < min_duration {min_duration} s"
+                raise AudioProblem("too_short", detail)
+        except AudioProblem as problem:
+            _note(d, utt, problem, report)
+            continue
+        if cut:
+            _note(d, utt, cut, report)
+        yield utt, wav, rate
+
+
+def _utterances(d: Path, wavs: Dict[str, str]) -> Dict[str, Tuple[str, float, float]]:
+    """utt -> (recording, start s, end s); without ``segments`` each recording is one utterance."""
     if not (d / "segments").is_file():
-        for utt, entry in wavs.items():
-            yield utt, *_load(utt, entry)
-        return
-    cache: Dict[str, Tuple[np.ndarray, int]] = {}
-    for utt, seg in read_table(d / "segments").items():
-        rec, start, end = seg.split()[:3]
-        if rec not in cache:
-            cache = {rec: _load(rec, wavs[rec])}  # segments are grouped by recording
-        wav, rate = cache[rec]
-        yield utt, wav[int(float(start) * rate) : int(float(end) * rate)], rate
+        return {rec: (rec, 0.0, -1.0) for rec in wavs}
+    return {utt: _segment(d, utt, seg) for utt, seg in read_table(d / "segments").items()}
 
 
-def _load(key: str, entry: str) -> Tuple[np.ndarray, int]:
-    try:
-        return load_audio(entry)
-    except Exception as e:
-        raise DataDirError(f"cannot read audio of '{key}' ({entry}): {e}") from e
+def _clip(wav: np.ndarray, rate: int, rec: str, start: float, end: float, max_overshoot: float
+          ) -> Tuple[np.ndarray, Optional[AudioProblem]]:
+    """Samples [start, end) s of a recording (end -1: to its end), and a ``cut`` note or None."""
+    first, stop = int(start * rate), len(wav) if end == -1 else int(end * rate)
+    where = f"recording '{rec}' ({len(wav) / rate:.3f} s)"
+    if start < 0 or stop <= first or first >= len(wav):
+        raise AudioProblem("bad_segment", f"{start} to {end} s of {where}")
+    over = (stop - len(wav)) / rate
+    if over > max_overshoot:
+        raise AudioProblem("overshoot", f"ends {over:.3f} s past the end of {where}; "
+                                        f"max_overshoot {max_overshoot} s")
+    cut = AudioProblem("cut", f"ended {over:.3f} s past the end of {where}") if over > 0 else None
+    return wav[first:stop], cut
+
+
+def _note(d: Path, utt: str, problem: AudioProblem, report: Optional[List[AudioNote]]) -> None:
+    """Add ``problem`` to the report; without one, raise it, naming the data dir and utterance."""
+    if report is None:
+        raise DataDirError(f"{d}: utterance '{utt}': {problem}") from problem
+    report.append(AudioNote(utt, problem.reason, problem.detail))
+
+
+def write_report(data_dir: PathLike, report: List[AudioNote]) -> None:
+    """Write ``skipped`` (left out) and ``cut`` (kept) as ``<utt> <reason> <detail>`` tables,
+    both even when empty, so that a reader can tell "none" from "not checked"."""
+    rows = {name: {} for name in ("skipped", "cut")}
+    for utt, reason, detail in report:
+        rows["cut" if reason == "cut" else "skipped"][utt] = f"{reason} {detail}"
+    for name, table in rows.items():
+        write_table(Path(data_dir) / name, table)

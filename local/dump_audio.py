@@ -3,7 +3,9 @@
 
 The ark stores float32 waveforms in [-1, 1] (what ``Speech2Text`` receives at inference, so
 training and decoding see the same scale). Copies the text files, ``utt2bw`` and speakers, and
-writes ``utt2num_samples``; ESPnet reads the audio with type ``kaldi_ark``.
+writes ``utt2num_samples``; ESPnet reads the audio with type ``kaldi_ark``. Stage 2's lists of
+skipped and cut utterances (``skipped``, ``cut``) travel along, for scoring to report. The input
+is stage 2's clean output: any audio problem here is an error.
 
 Usage:
     python local/dump_audio.py --src data/test_nb --dst dump/raw/test_nb
@@ -40,7 +42,8 @@ def main():
             writer(utt, wav)
             num_samples[utt] = str(len(wav))
     write_table(args.dst / "utt2num_samples", num_samples)
-    for name in ["utt2spk", "spk2utt", "utt2bw", *(p.name for p in args.src.glob("text*"))]:
+    texts = [p.name for p in args.src.glob("text*")]
+    for name in ["utt2spk", "spk2utt", "utt2bw", "skipped", "cut", *texts]:
         if (args.src / name).is_file():
             shutil.copyfile(args.src / name, args.dst / name)
     print(f"{args.dst}: {len(num_samples)} utterances, "
