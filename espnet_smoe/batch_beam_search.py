@@ -10,9 +10,10 @@ tasks can share a batch.
 The search is ESPnet's, step for step: the same weighted scores (decoder, CTC prefix score on a
 pre-beam of ``int(1.5 * beam)`` candidates, length bonus), the top-K expansions per utterance,
 hypotheses ending in ``<eos>`` moved to the finished list (from ``minlen`` on), ``<eos>`` forced
-at ``maxlen``, ESPnet's end detection when ``maxlenratio`` is 0, and the same final ranking; a
-finished slot stays in the batch as a dead row (score -inf) until its utterance ends. So each
-utterance gets the hypotheses ESPnet's search gives it alone, up to float rounding.
+at ``maxlen`` (bounded by the encoder frames as in :mod:`espnet_smoe.beam_search`), ESPnet's end
+detection when ``maxlenratio`` is 0, and the same final ranking; a finished slot stays in the
+batch as a dead row (score -inf) until its utterance ends. So each utterance gets the hypotheses
+the per-utterance search gives it alone, up to float rounding.
 """
 
 from typing import List, Optional, Sequence
@@ -23,6 +24,8 @@ from espnet.nets.ctc_prefix_score import CTCPrefixScoreTH
 from espnet.nets.e2e_asr_common import end_detect
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
+
+from espnet_smoe.beam_search import frame_bound
 
 NEG_INF = float("-inf")
 
@@ -88,10 +91,8 @@ class BatchedBeamSearch:
         device = enc.device
         lens = enc_lens.tolist()
         use_ctc = [self.ctc_weight > 0 and bool(r) for r in ([True] * B if ctc_rows is None else ctc_rows)]
-        maxlen = [_maxlen(maxlenratio, t) for t in lens]
-        # CTC prefix scoring cannot outgrow the frames (ESPnet's fails)
-        maxlen = [min(m, t - len(prefixes[0]) + 2) if c else m for m, t, c in zip(maxlen, lens, use_ctc)]
-        minlen = [_minlen(minlenratio, t) for t in lens]
+        maxlen = [min(_maxlen(maxlenratio, t), frame_bound(t, len(prefixes[0]))) for t in lens]
+        minlen = [min(_minlen(minlenratio, t), m - 1) for t, m in zip(lens, maxlen)]
 
         # rows r = b * K + k; at the start only slot 0 of each utterance is alive
         yseq = torch.tensor(prefixes, device=device).repeat_interleave(K, 0)  # (R, L)

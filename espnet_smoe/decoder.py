@@ -8,8 +8,9 @@ decoding and beam search all carry that prefix, so the route always comes from t
 themselves: in beam search from the forced prefix, per hypothesis.
 """
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, Iterator, List, Optional, Union
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
@@ -89,7 +90,7 @@ class SMoETransformerDecoder(TransformerDecoder):
         )
 
     def set_route_tokens(self, route_tokens: Dict[str, int]):
-        """Map guiding tokens to experts; also used at inference to swap routes (ablations)."""
+        """Map guiding tokens to experts."""
         for sym, expert in [*route_tokens.items(), ("default_expert", self.default_expert)]:
             if expert is not None and not 0 <= expert < self.num_experts:
                 raise ValueError(f"{sym} -> expert {expert}: out of range for {self.num_experts}")
@@ -98,6 +99,17 @@ class SMoETransformerDecoder(TransformerDecoder):
             raise ValueError(f"route symbols {missing} are not in the token list")
         self.route_tokens = dict(route_tokens)
         self._expert_of = {self.token_list.index(sym): e for sym, e in route_tokens.items()}
+
+    @contextmanager
+    def route_tokens_as(self, route_tokens: Dict[str, int]) -> Iterator[None]:
+        """Route by ``route_tokens`` for the span of the ``with`` block only (the routing
+        ablation of one ``Speech2Text``), then by the decoder's own map again."""
+        own = self.route_tokens, self._expert_of
+        self.set_route_tokens(route_tokens)
+        try:
+            yield
+        finally:
+            self.route_tokens, self._expert_of = own
 
     def route_of(self, ys: torch.Tensor) -> torch.Tensor:
         """Expert id (B,) of each decoder input row ys (B, L), read from its guiding token."""

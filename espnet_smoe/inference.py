@@ -7,13 +7,14 @@ bandwidth picks the encoder experts, the task token (forced into the decoder pre
 """
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from espnet.nets.batch_beam_search import BatchBeamSearch
-from espnet.nets.beam_search import BeamSearch, Hypothesis
+from espnet.nets.beam_search import Hypothesis
+from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from espnet.nets.scorer_interface import BatchScorerInterface
 from espnet.nets.scorers.ctc import CTCPrefixScorer
 from espnet.nets.scorers.length_bonus import LengthBonus
@@ -22,7 +23,9 @@ from typeguard import typechecked
 
 from espnet_smoe.bandwidth import bandwidth_id
 from espnet_smoe.batch_beam_search import BatchedBeamSearch
-from espnet_smoe.multitask import ASR, task_token
+from espnet_smoe.beam_search import FrameBoundedBatchBeamSearch, FrameBoundedBeamSearch, frame_bound
+from espnet_smoe.multitask import ASR, PREFIX_LENGTH, is_lang_token, is_task_token, task_token
+from espnet_smoe.padding import conv_lengths
 from espnet_smoe.tasks import SMoES2TTask
 from espnet_smoe.tokenizer import build_tokenizer
 
@@ -57,7 +60,13 @@ class Speech2Text:
         lang_sym, task_sym, bandwidth: Defaults for the per-call arguments.
         swap_routes: ``none``, or the S-MoE stacks whose route is deliberately wrong, for the
             routing ablation: ``encoder`` (each utterance to the other bandwidth's experts),
-            ``decoder`` (each guiding token to the other task's experts) or ``both``.
+            ``decoder`` (each guiding token to the other task's experts) or ``both``. It holds
+            for this object only; the model itself is left as it was.
+
+    Input the model cannot decode is refused before the frontend: non-finite samples with
+    ``ValueError``, speech shorter than :attr:`min_samples` (too few encoder frames for the
+    prefix and one token) with ESPnet's ``TooShortUttError``. Results do not depend on batch
+    composition: an utterance decodes alike alone and in any batch (up to float rounding).
     """
 
     @typechecked
@@ -114,7 +123,10 @@ class Speech2Text:
         self.device, self.dtype = device, getattr(torch, dtype)
         self.maxlenratio, self.minlenratio, self.nbest = maxlenratio, minlenratio, nbest
         self.lang_sym, self.task_sym, self.bandwidth = lang_sym, task_sym, bandwidth
+        self.src_langs = getattr(train_args, "src_langs", None)  # None: not recorded (older models)
+        self.decoder_routes: Optional[dict] = None
         self.encoder_shift = self._swap_routes(swap_routes)
+        self.min_samples = self._min_samples()
 
     @classmethod
     def from_pretrained(
@@ -130,14 +142,16 @@ class Speech2Text:
         files = unpack(archive, unpack_dir or archive.with_name(archive.stem + ".unpacked"))
         return cls(files["s2t_train_config"], files["s2t_model_file"], **kwargs)
 
-    def _build_beam_search(self, beam_size, ctc_weight, penalty, normalize_length) -> BeamSearch:
+    def _build_beam_search(
+        self, beam_size, ctc_weight, penalty, normalize_length
+    ) -> FrameBoundedBeamSearch:
         model = self.model
         scorers = dict(decoder=model.decoder, length_bonus=LengthBonus(len(self.token_list)))
         weights = dict(decoder=1.0 - ctc_weight, length_bonus=penalty)
         if ctc_weight > 0:
             scorers["ctc"] = CTCPrefixScorer(ctc=model.ctc, eos=model.eos)
             weights["ctc"] = ctc_weight
-        search = BeamSearch(
+        search = FrameBoundedBeamSearch(
             scorers=scorers,
             weights=weights,
             beam_size=beam_size,
@@ -149,11 +163,12 @@ class Speech2Text:
             normalize_length=normalize_length,
         )
         if all(isinstance(s, BatchScorerInterface) for s in search.full_scorers.values()):
-            search.__class__ = BatchBeamSearch  # ESPnet's own way to pick the batched search
+            search.__class__ = FrameBoundedBatchBeamSearch  # ESPnet's way to pick the batched search
         return search
 
     def _swap_routes(self, swap: str) -> int:
-        """Apply ``swap_routes``; returns the shift (mod N) applied to encoder routes."""
+        """Set up ``swap_routes``: the decoder's swapped route map (bound around each search,
+        so the shared model keeps its own); returns the shift (mod N) of encoder routes."""
         if swap not in SWAPS:
             raise ValueError(f"swap_routes must be one of {SWAPS}, got '{swap}'")
         stacks = {"none": [], "both": ["encoder", "decoder"]}.get(swap, [swap])
@@ -163,14 +178,63 @@ class Speech2Text:
         if "decoder" in stacks:
             dec = self.model.decoder
             n = dec.routing.num_experts
-            dec.set_route_tokens({sym: (e + 1) % n for sym, e in dec.route_tokens.items()})
+            self.decoder_routes = {sym: (e + 1) % n for sym, e in dec.route_tokens.items()}
         return int("encoder" in stacks)
+
+    def _decoder_routes(self):
+        """Context: the decoder routes by this object's (swapped) map, if it has one."""
+        if self.decoder_routes is None:
+            return nullcontext()
+        return self.model.decoder.route_tokens_as(self.decoder_routes)
+
+    def _min_samples(self) -> int:
+        """The shortest speech (in samples) whose encoder output fits the prefix and one token
+        (see :func:`~espnet_smoe.beam_search.frame_bound`), found by encoding silence."""
+
+        def fits(n: int) -> bool:
+            try:
+                _, lens = self.encode(torch.zeros(1, n), torch.tensor([n]), torch.zeros(1).long())
+                return frame_bound(int(lens[0]), PREFIX_LENGTH) >= 1
+            except (TooShortUttError, RuntimeError):  # the frontend's padding fails on tiny input
+                return False
+
+        lo, hi = 1, 1024
+        while not fits(hi):
+            lo, hi = hi, 2 * hi
+            if hi > 2**22:
+                raise ValueError("the model decodes no input of up to 2**22 samples")
+        while lo < hi:  # the smallest n in (lo, hi] that fits
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if fits(mid) else (mid + 1, hi)
+        return hi
+
+    def check_speech(self, speech: torch.Tensor, name: str = "speech") -> None:
+        """Refuse (nsamples,) ``speech`` the model cannot decode, saying why."""
+        bad = ~torch.isfinite(speech)
+        if bad.any():
+            raise ValueError(
+                f"{name} has {int(bad.sum())} NaN/Inf samples (the first at sample "
+                f"{int(bad.nonzero()[0, 0])})"
+            )
+        if speech.numel() < self.min_samples:
+            raise TooShortUttError(
+                f"{name} has {speech.numel()} samples; the model needs at least "
+                f"{self.min_samples} to decode one token", speech.numel(), self.min_samples
+            )
 
     def _symbol_id(self, sym: Optional[str], what: str) -> int:
         if sym is None:
             raise ValueError(f"no {what} given: pass {what}=... (e.g. '<spa>', '<asr>')")
+        if what == "lang_sym" and not is_lang_token(sym):
+            raise ValueError(f"lang_sym '{sym}' is not a language token such as '<spa>'")
+        if what == "task_sym" and not is_task_token(sym):
+            raise ValueError(f"task_sym '{sym}' is not a task token such as '<asr>' or '<st_eng>'")
         if sym not in self.converter.token2id:
             raise ValueError(f"{what} '{sym}' is not in the model's token list")
+        if what == "lang_sym" and self.src_langs is not None and sym[1:-1] not in self.src_langs:
+            raise ValueError(
+                f"lang_sym '{sym}': the model was trained on speech in {self.src_langs} only"
+            )
         return self.converter.token2id[sym]
 
     def prefix(self, lang_sym: Optional[str], task_sym: Optional[str]) -> List[int]:
@@ -222,10 +286,12 @@ class Speech2Text:
         self, speech: torch.Tensor, route: Optional[torch.Tensor], prefix: List[int]
     ) -> List[Result]:
         """Beam search for one (nsamples,) waveform under an explicit route and prefix."""
+        self.check_speech(speech)
         search = self.searches[prefix[-1] == self.ctc_task]
         search.set_hyp_primer(prefix)
         enc, _ = self.encode(speech[None], torch.tensor([speech.numel()]), route)
-        hyps = search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
+        with self._decoder_routes():
+            hyps = search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
         return [self._result(h) for h in hyps[: self.nbest]]
 
     @torch.no_grad()
@@ -240,9 +306,14 @@ class Speech2Text:
         route id and one forced prefix per utterance; n-best results per utterance."""
         if self.batch_search is None:
             raise ValueError("batched decoding needs the attention decoder (ctc_weight < 1)")
+        for b, n in enumerate(lengths.tolist()):
+            self.check_speech(speech[b, :n], f"utterance {b} of the batch")
         enc, enc_lens = self.encode(speech, lengths, route)
         ctc_rows = [p[-1] == self.ctc_task for p in prefixes]
-        hyps = self.batch_search(enc, enc_lens, prefixes, self.maxlenratio, self.minlenratio, ctc_rows)
+        with self._decoder_routes():
+            hyps = self.batch_search(
+                enc, enc_lens, prefixes, self.maxlenratio, self.minlenratio, ctc_rows
+            )
         return [[self._result(h) for h in nbest[: self.nbest]] for nbest in hyps]
 
     def _result(self, hyp: Hypothesis) -> Result:

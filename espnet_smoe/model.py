@@ -15,6 +15,7 @@ import torch
 from espnet2.s2t.espnet_model import ESPnetS2TModel
 
 from espnet_smoe.bandwidth import BANDWIDTHS
+from espnet_smoe.padding import own_length_subsampling, per_utterance_feats
 
 
 class SMoES2TModel(ESPnetS2TModel):
@@ -26,6 +27,9 @@ class SMoES2TModel(ESPnetS2TModel):
     utterances it is the count. Learned gates report their top-1 token shares (``enc_g0``, ...)
     and the balancing loss (``moe_aux``).
 
+    An utterance is encoded the same alone and in any padded batch (see
+    :mod:`espnet_smoe.padding`), so decoding results do not depend on batch composition.
+
     Args:
         moe_aux_weight: Weight of the learned gates' load-balancing loss (unused by S-MoE).
         *args, **kwargs: ``ESPnetS2TModel``'s.
@@ -34,6 +38,7 @@ class SMoES2TModel(ESPnetS2TModel):
     def __init__(self, *args, moe_aux_weight: float = 0.01, **kwargs):
         super().__init__(*args, **kwargs)
         self.moe_aux_weight = moe_aux_weight
+        own_length_subsampling(self.encoder)
 
     def forward(
         self,
@@ -71,6 +76,15 @@ class SMoES2TModel(ESPnetS2TModel):
             loss = loss + self.moe_aux_weight * aux
             stats.update(moe_aux=aux.detach(), loss=loss.detach())
         return loss, stats, weight
+
+    def _extract_feats(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """ESPnet's feature extraction, each utterance at its own length."""
+        speech = speech[:, : speech_lengths.max()]
+        if self.frontend is None:
+            return speech, speech_lengths
+        return per_utterance_feats(self.frontend, speech, speech_lengths)
 
     def _gated_stacks(self):
         return [m for m in (self.encoder, self.decoder) if getattr(m, "gates", None) is not None]

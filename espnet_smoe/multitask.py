@@ -20,10 +20,24 @@ CTC always learns the source transcript (``text.ctc``), whatever the task.
 from typing import Dict, List, Sequence, Tuple
 
 ASR = "asr"
+PREFIX_LENGTH = 3  # <sos> <src_lang> <task>: forced at decoding
 
 
 def lang_token(lang: str) -> str:
     return f"<{lang}>"
+
+
+def is_task_token(symbol: str) -> bool:
+    """``<asr>`` or ``<st_l>``: a guiding token."""
+    return symbol == task_token(ASR) or (symbol.startswith("<st_") and symbol.endswith(">"))
+
+
+def is_lang_token(symbol: str) -> bool:
+    """``<l>`` for an ISO 639-3 code ``l`` (three lower-case letters), other than ``<asr>``
+    (also the code of Asuri, but the transcription task here)."""
+    code = symbol[1:-1]
+    return (symbol == lang_token(code) and len(code) == 3 and code.isalpha() and code.islower()
+            and not is_task_token(symbol))
 
 
 def task_names(tgt_langs: Sequence[str]) -> List[str]:

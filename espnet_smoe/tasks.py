@@ -45,6 +45,11 @@ class SMoES2TTask(S2TTask):
     @classmethod
     def add_task_arguments(cls, parser: argparse.ArgumentParser):
         super().add_task_arguments(parser)
+        parser.add_argument(
+            "--src_langs", type=str, nargs="+", default=None,
+            help="languages of the training speech (ISO 639-3, e.g. spa); kept in config.yaml "
+            "so that decoding refuses other source-language tokens",
+        )
         # argparse offers no public way to extend an option's choices.
         parser._option_string_actions["--token_type"].choices.append("bbpe")
         parser.set_defaults(

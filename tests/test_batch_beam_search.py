@@ -1,15 +1,16 @@
-"""Batched beam search over several utterances: the hypotheses ESPnet's own search finds for
-each utterance alone, with per-utterance tasks (so per-row S-MoE routes) in one batch."""
+"""Batched beam search over several utterances: the hypotheses ESPnet's own search (bounded by
+the encoder frames, espnet_smoe.beam_search) finds for each utterance alone, with per-utterance
+tasks (so per-row S-MoE routes) in one batch."""
 
 import pytest
 import torch
-from espnet.nets.batch_beam_search import BatchBeamSearch
 from espnet.nets.scorers.ctc import CTCPrefixScorer
 from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.asr.ctc import CTC
 
 from conftest import ASR, SOS, SPA, ST, TOKENS, make_decoder
 from espnet_smoe.batch_beam_search import BatchedBeamSearch
+from espnet_smoe.beam_search import FrameBoundedBatchBeamSearch
 
 EOS = TOKENS.index("<eos>")
 
@@ -19,8 +20,9 @@ def espnet_search(dec, ctc, beam, ctc_weight, penalty):
     weights = dict(decoder=1.0 - ctc_weight, length_bonus=penalty)
     if ctc_weight > 0:
         scorers["ctc"], weights["ctc"] = CTCPrefixScorer(ctc=ctc, eos=EOS), ctc_weight
-    return BatchBeamSearch(scorers=scorers, weights=weights, beam_size=beam, vocab_size=len(TOKENS),
-                           sos=SOS, eos=EOS, token_list=TOKENS, pre_beam_score_key="full")
+    return FrameBoundedBatchBeamSearch(scorers=scorers, weights=weights, beam_size=beam,
+                                       vocab_size=len(TOKENS), sos=SOS, eos=EOS,
+                                       token_list=TOKENS, pre_beam_score_key="full")
 
 
 @pytest.mark.parametrize("ctc_weight,penalty,maxlenratio,beam", [
@@ -76,6 +78,22 @@ def test_ctc_search_stops_before_hypotheses_outgrow_the_frames():
     hyps = search(torch.randn(2, 6, 16), lens, [[SOS, SPA, ASR]] * 2, maxlenratio=0.0)
     for b in range(2):
         assert hyps[b] and all(len(h.yseq) <= 3 + int(lens[b]) for h in hyps[b])
+
+
+@pytest.mark.parametrize("ctc_weight", [0.0, 0.3])
+def test_per_utterance_search_stops_before_hypotheses_outgrow_the_frames(ctc_weight):
+    """ESPnet's own search, as Speech2Text calls it per utterance (primer <sos> <lang> <task>),
+    can extend a hypothesis past the frames, where its CTC prefix scorer raises IndexError
+    (tests/test_inference_robustness.py decodes a babbling model); the bounded one ends every
+    hypothesis in time, with CTC and without."""
+    dec, ctc = make_decoder(), CTC(len(TOKENS), 16).eval()
+    with torch.no_grad():  # never end on its own
+        dec.output_layer.bias[EOS] = -50.0
+    enc = torch.randn(5, 16)
+    search = espnet_search(dec, ctc, 2, ctc_weight, 0.0)
+    search.set_hyp_primer([SOS, SPA, ASR])
+    hyps = search(x=enc, maxlenratio=2.0)  # asks for up to 10 tokens: 5 frames bound it to 4
+    assert hyps and all(len(h.yseq) <= 3 + 4 + 1 for h in hyps)  # prefix, tokens, <eos>
 
 
 def test_ctc_scores_only_the_rows_asked_for():

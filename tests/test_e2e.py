@@ -127,9 +127,7 @@ def test_inference_cli_batches_utterances_and_reports_timing(trained):
                                    (out / "1best_recog/token_int").read_text().splitlines())
         timing = json.loads((out / "timing.json").read_text())
         assert timing["utterances"] == len(outputs[batch_size]) and timing["rtf"] > 0
-    assert outputs[3].keys() == outputs[1].keys()
-    for key, ids in outputs[3].items():  # every hypothesis carries its own forced prefix
-        assert ids.split()[:2] == outputs[1][key].split()[:2]
+    assert outputs[3] == outputs[1]  # an utterance decodes alike alone and in a padded batch
 
 
 def test_swapped_routes_send_utterances_to_the_other_experts(trained):

@@ -7,7 +7,8 @@ on each set's audio, the decoder on each task's reference under its prefix
 and of the decoder positions from the task token on (the prefix before it is the same for every
 task). ``separation`` is the total-variation distance between two groups' expert-use
 distributions: 0 when WB and NB (or transcribe and translate) use the experts in the same
-proportions, 1 when they use disjoint experts, as S-MoE's fixed rule forces.
+proportions, 1 when they use disjoint experts, as S-MoE's fixed rule forces. Utterances too
+short for the model (``Speech2Text.min_samples``) are left out, with a warning.
 
 Writes ``<out>/expert_usage.{json,md,png}``.
 
@@ -20,6 +21,7 @@ Usage:
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Dict, List
 
@@ -31,8 +33,8 @@ from tqdm import tqdm
 from espnet_smoe.datadir import read_table
 from espnet_smoe.inference import Speech2Text
 from espnet_smoe.learned_moe import expert_counts
+from espnet_smoe.multitask import PREFIX_LENGTH
 
-PREFIX = 3  # <sos> <lang> <task>: the decoder positions before the task token are task-blind
 
 
 def separation(a: List[float], b: List[float]) -> float:
@@ -56,6 +58,11 @@ def usage(s2t: Speech2Text, data: Path, lang: str, tasks: List[str], batch_size:
     audio = kaldiio.load_scp(str(data / "wav.scp"))
     refs = {t: read_table(data / ("text" if t == "asr" else f"text.{t[3:]}")) for t in tasks}
     keys = sorted(refs[tasks[0]])
+    too_short = [k for k in keys if len(audio[k]) < s2t.min_samples]
+    if too_short:  # the decoder would decode them as empty (stage 8 lists them)
+        logging.warning(f"{data}: {len(too_short)} utterances too short for the model, left out: "
+                        f"{too_short[:5]}")
+        keys = [k for k in keys if k not in too_short]
     enc_counts, dec_counts = 0, {t: 0 for t in tasks}
     for start in tqdm(range(0, len(keys), batch_size), desc=data.name):
         batch = keys[start : start + batch_size]
@@ -73,7 +80,7 @@ def usage(s2t: Speech2Text, data: Path, lang: str, tasks: List[str], batch_size:
             ys_lens = torch.tensor([len(y) for y in ys], device=device)
             model.decoder(enc, enc_lens, pad_list(ys, model.eos).to(device), ys_lens)
             mask = model.decoder.gates.last_mask.clone()
-            mask[:, : PREFIX - 1] = False  # count from the task token on
+            mask[:, : PREFIX_LENGTH - 1] = False  # the positions before the task token are task-blind
             dec_counts[task] = dec_counts[task] + layer_counts(model.decoder.gates, mask)
     return {"encoder": enc_counts, "decoder": dec_counts, "utterances": len(keys)}
 

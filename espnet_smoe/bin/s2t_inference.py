@@ -2,7 +2,10 @@
 """Decode a data directory with an S-MoE model; ESPnet's ``s2t_inference`` interface and outputs.
 
 Writes ``<output_dir>/<n>best_recog/{text,text_nospecial,token,token_int,score}`` and
-``<output_dir>/timing.json`` (decoding seconds, audio seconds, real-time factor). The encoder
+``<output_dir>/timing.json`` (decoding seconds, audio seconds, real-time factor). An utterance
+too short for the model to decode (``Speech2Text.min_samples``) gets an empty hypothesis and is
+listed in ``<output_dir>/too_short`` (``<utt> <samples>``; scoring counts it); any other
+unusable input (NaN/Inf samples) is an error naming the utterance. The encoder
 route comes from the data's ``utt2bw`` (or ``--bandwidth`` for the whole set), the decoder route
 from ``--task_sym``; ``--swap_routes`` deliberately takes the other expert (routing ablation).
 Speech is decoded at its own length (no 30 s padding).
@@ -25,7 +28,6 @@ from pathlib import Path
 import humanfriendly
 import torch
 from espnet.nets.beam_search import Hypothesis
-from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from espnet.utils.cli_utils import get_commandline_args
 from espnet2.fileio.datadir_writer import DatadirWriter
 from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
@@ -83,22 +85,38 @@ def inference(args: argparse.Namespace):
             bandwidth = batch.get("bandwidth")
             route = (bandwidth.view(-1).to(device) if bandwidth is not None
                      else s2t.route(args.bandwidth, len(keys)))
+            short = lengths < s2t.min_samples
+            for b in short.nonzero()[:, 0].tolist():
+                logging.warning(f"{keys[b]}: {int(lengths[b])} samples, fewer than the "
+                                f"{s2t.min_samples} the model needs: empty hypothesis")
+                writer["too_short"][keys[b]] = str(int(lengths[b]))
+                write_nbest(writer, keys[b], [EMPTY])
+            keep = (~short).nonzero()[:, 0]
             start = time.perf_counter()
-            try:
-                if len(keys) == 1:  # ESPnet's own beam search
-                    results = [s2t.decode(speech[0, : lengths[0]], route, prefix)]
-                else:
-                    results = s2t.decode_batch(speech, lengths, route, [prefix] * len(keys))
-            except TooShortUttError as e:  # kept as empty hypotheses, scored as deletions
-                logging.warning(f"{keys}: {e}; writing empty hypotheses")
-                empty = Hypothesis(score=float("-inf"), scores={}, states={}, yseq=torch.tensor([]))
-                results = [[("", [], [], "", empty)] for _ in keys]
+            if len(keep):
+                results = decode(s2t, [keys[b] for b in keep], speech[keep], lengths[keep],
+                                 None if route is None else route[keep.to(route.device)], prefix)
+                for b, nbest in zip(keep.tolist(), results):
+                    write_nbest(writer, keys[b], nbest)
             seconds["decode"] += time.perf_counter() - start
             seconds["audio"] += float(lengths.sum()) / rate
-            for key, nbest in zip(keys, results):
-                write_nbest(writer, key, nbest)
             bar.update(len(keys))
     write_timing(Path(args.output_dir) / "timing.json", seconds["decode"], seconds["audio"], total)
+
+
+# the result of an utterance too short to decode, scored as deletions
+EMPTY = ("", [], [], "", Hypothesis(score=float("-inf"), scores={}, states={}, yseq=torch.tensor([])))
+
+
+def decode(s2t: Speech2Text, keys, speech, lengths, route, prefix):
+    """n-best lists of a batch: ESPnet's search for one utterance, the batched one for more;
+    an error names the batch's utterances."""
+    try:
+        if len(keys) == 1:
+            return [s2t.decode(speech[0, : lengths[0]], route, prefix)]
+        return s2t.decode_batch(speech[:, : lengths.max()], lengths, route, [prefix] * len(keys))
+    except ValueError as e:
+        raise ValueError(f"utterances {keys}: {e}") from e
 
 
 def write_nbest(writer: DatadirWriter, key: str, nbest):
