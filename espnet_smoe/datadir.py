@@ -27,7 +27,8 @@ them in ``<dst>/skipped`` and ``<dst>/cut`` as ``<utt> <reason> <detail>``):
 ``overshoot``    a segment ends more than ``max_overshoot`` s past the recording's end
 ``too_short``    shorter than ``min_duration`` s
 ``cut``          kept: a segment ended up to ``max_overshoot`` s past the recording's end and was
-                 cut there (Kaldi's ``extract-segments`` rule, default 0.5 s)
+                 cut there (Kaldi's ``extract-segments`` rule, default 0.5 s); an end within 10 ms
+                 of the recording's (times rounded to 10 ms) is its end, not a cut
 ===============  ==============================================================================
 """
 
@@ -46,6 +47,7 @@ REASONS = ("unreadable", "empty", "truncated", "bad_segment", "overshoot", "too_
 KALDI_SPACE = " \t\r\f\v"
 _FIRST_SPACE = re.compile(f"[{KALDI_SPACE}]+")
 _BOM = b"\xef\xbb\xbf"
+ROUNDING = 0.01  # s: segment times are often rounded to 10 ms; an end this close is the end
 _STREAMED = 0x7FFFF000  # a WAV data size this big is taken for a stream's "unknown" placeholder
 
 
@@ -252,8 +254,8 @@ def _clip(wav: np.ndarray, rate: int, rec: str, start: float, end: float, max_ov
     if over > max_overshoot:
         raise AudioProblem("overshoot", f"ends {over:.3f} s past the end of {where}; "
                                         f"max_overshoot {max_overshoot} s")
-    cut = AudioProblem("cut", f"ended {over:.3f} s past the end of {where}") if over > 0 else None
-    return wav[first:stop], cut
+    cut = AudioProblem("cut", f"ended {over:.3f} s past the end of {where}")
+    return wav[first:stop], cut if over > ROUNDING else None
 
 
 def _note(d: Path, utt: str, problem: AudioProblem, report: Optional[List[AudioNote]]) -> None:

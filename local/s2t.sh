@@ -6,12 +6,15 @@
 #            [--inference_config FILE] [--tag NAME] [...any option below]
 #
 #  1 data prep (corpus's local/data.sh) -> data/{train,dev,test}, checked against the contract
-#  2 NB/WB: 16 kHz wideband and 8 kHz-band narrowband versions, utt2bw
+#  2 NB/WB: 16 kHz wideband and 8 kHz-band narrowband versions, utt2bw; unusable audio is left
+#    out and listed in data/<set>/skipped (training/valid sets also drop utterances shorter than
+#    --min_duration), segments cut at their recording's end in data/<set>/cut
 #  3 dump: audio to kaldiio ark/scp + utt2num_samples
 #  4 BBPE tokenizer and token list
 #  5 multitask examples with guiding tokens (<src><asr>, <src><st_tgt>)
 #  6 statistics (shapes, feature mean/var) with ESPnet's collect_stats
-#  7 training (espnet_smoe.bin.s2t_train; --ngpu >1 uses ESPnet's DDP launcher; resumable)
+#  7 training (espnet_smoe.bin.s2t_train; --ngpu >1 uses ESPnet's DDP launcher; resumable:
+#    rerun --stage 7 after an interruption; a failed training stops the recipe; train.log grows)
 #  8 decoding of every test set x task (--nj jobs); --route_ablation "encoder decoder" also
 #    decodes with those stacks' S-MoE routes swapped (each to the other expert)
 #  9 scoring: WER and CER / BLEU and chrF / RTF per bandwidth -> exp/<tag>/RESULTS.md,
@@ -44,6 +47,8 @@ test_sets=test
 # Data
 train_bw_mode=split          # split: each utterance NB or WB; both: each in NB and WB
 mulaw=false                  # G.711 mu-law code the NB audio
+min_duration=0.2             # s: shorter training/valid utterances are skipped in stage 2
+max_overshoot=0.5            # s a segment may end past its recording (cut there, listed)
 bbpe_vocab_size=1000
 feats_normalize=global_mvn   # global_mvn (stats from stage 6) | utterance_mvn
 batching=interleaved         # interleaved single-task batches (paper) | mixed
@@ -88,11 +93,11 @@ fi
 
 if todo 2; then
     log "Stage 2: NB/WB versions at 16 kHz (train/valid: ${train_bw_mode}; tests: both)"
-    opts=$([ "${mulaw}" = true ] && echo --mulaw || true)
+    opts="--max_overshoot ${max_overshoot} $([ "${mulaw}" = true ] && echo --mulaw || true)"
     for s in ${train_set} ${valid_set}; do
         need data/${s}/wav.scp
         ${python} "${root}/local/make_bandwidth.py" --src data/${s} --dst data/${s}_mix \
-            --mode ${train_bw_mode} --seed ${seed} ${opts}
+            --mode ${train_bw_mode} --seed ${seed} --min_duration ${min_duration} ${opts}
     done
     for s in ${test_sets}; do
         for bw in wb nb; do
@@ -163,30 +168,44 @@ if todo 6; then
     log "statistics: $(wc -l < ${stats_dir}/train/speech_shape) training examples"
 fi
 
+# Written when training exits successfully, removed when it starts: without it, what exp/ holds
+# is an interrupted (or failed) training, whatever model files an earlier run left there.
+trained=${exp}/.training_done
+trained_or_die() {
+    [ -f ${trained} ] || die "training in ${exp} is incomplete (interrupted, failed, or from before" \
+        "this check): rerun --stage 7 to resume it (a finished training only re-averages)"
+    need "$@"
+}
+
 if todo 7; then
     log "Stage 7: training ${exp} (config ${train_config}, ngpu ${ngpu}); log: ${exp}/train.log"
     need ${stats_dir}/train/speech_shape ${stats_dir}/train/feats_stats.npz
     mkdir -p ${exp}
+    rm -f ${trained}
     dist_opts=""
     [ "${ngpu}" -gt 1 ] && dist_opts="--multiprocessing_distributed true"
-    ${python} -m espnet_smoe.bin.s2t_train --config ${train_config} ${common_opts} \
+    echo "# $(date '+%Y-%m-%dT%H:%M:%S') stage 7 (resumes from ${exp}/checkpoint.pth if present)" >> ${exp}/train.log
+    # pipefail: the pipeline fails when training does; grep may find nothing to show
+    if ! ${python} -m espnet_smoe.bin.s2t_train --config ${train_config} ${common_opts} \
         $([ ${feats_normalize} = global_mvn ] && echo --normalize global_mvn \
             --normalize_conf stats_file=${stats_dir}/train/feats_stats.npz || echo --normalize ${feats_normalize}) \
         $(data_opts train ${train_mt}) $(data_opts valid ${valid_mt}) \
         --train_shape_file ${stats_dir}/train/speech_shape --train_shape_file ${stats_dir}/train/text_shape \
         --valid_shape_file ${stats_dir}/valid/speech_shape --valid_shape_file ${stats_dir}/valid/text_shape \
-        --resume true --ngpu ${ngpu} ${dist_opts} --seed ${seed} \
-        --output_dir ${exp} ${train_args} 2>&1 | tee ${exp}/train.log \
-        | grep --line-buffered -E "epoch results|ERROR|Error|Traceback" || true
-    [ "${PIPESTATUS[0]}" -eq 0 ] || die "training failed: see ${exp}/train.log"
+        --resume true --ngpu ${ngpu} ${dist_opts} --seed ${seed} --src_langs ${src_lang} \
+        --output_dir ${exp} ${train_args} 2>&1 | tee -a ${exp}/train.log \
+        | { grep --line-buffered -E "epoch results|ERROR|Error|Traceback" || true; }; then
+        die "training failed (exit ${PIPESTATUS[0]}): see ${exp}/train.log; rerun --stage 7 to resume"
+    fi
     need ${exp}/${inference_model}
+    date '+%Y-%m-%dT%H:%M:%S' > ${trained}
 fi
 
 inference_tag=decode_$(basename "${inference_config:-default}" .yaml)_$(basename ${inference_model} .pth)
 
 if todo 8; then
     log "Stage 8: decoding ${eval_sets}x (${tasks}) with ${nj} jobs -> ${exp}/${inference_tag}"
-    need ${exp}/config.yaml ${exp}/${inference_model}
+    trained_or_die ${exp}/config.yaml ${exp}/${inference_model}
     for swap in none ${route_ablation}; do
         out=${exp}/${inference_tag}$([ ${swap} = none ] || echo _swap_${swap})
         [ ${swap} = none ] || log "routing ablation: ${swap} routes swapped -> ${out}"
@@ -214,7 +233,7 @@ fi
 
 if todo 10; then
     log "Stage 10: packing -> ${exp}/${tag}.zip"
-    need ${exp}/config.yaml ${exp}/${inference_model}
+    trained_or_die ${exp}/config.yaml ${exp}/${inference_model}
     ${python} -m espnet2.bin.pack s2t --s2t_train_config ${exp}/config.yaml \
         --s2t_model_file ${exp}/${inference_model} \
         --option ${token_dir}/bbpe.model --option ${stats_dir}/train/feats_stats.npz \

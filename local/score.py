@@ -7,8 +7,10 @@ their signatures). CER and chrF credit partly right words, which WER and BLEU sc
 small model they show how close the output is. Each row also carries the
 decoding real-time factor (``timing.json`` of stage 8). With ``--swap_routes`` the routing
 ablation's decodes (``<decode_dir>_swap_<stack>``) are scored too, as rows whose ``routes`` say
-which stack was sent to the wrong expert. A hypothesis missing for any reference utterance is an
-error, never skipped.
+which stack was sent to the wrong expert. A hypothesis missing for any reference utterance, or one
+for an utterance without a reference, is an error, never skipped. RESULTS.md also counts, per test
+set, the utterances stage 2 left out (``<dump>/<set>/skipped``: unusable audio, not scored) and
+those too short to decode (``too_short`` of stage 8: empty hypotheses, scored as such).
 
 Usage:
     python local/score.py --decode_dir exp/s2t/decode_beam5 --dump dump/raw \
@@ -69,10 +71,16 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = 
     if missing:
         raise SystemExit(f"{hyp_file}: no hypothesis for {len(missing)} of {len(refs)} "
                          f"utterances, e.g. {missing[:5]} (did stage 8 finish?)")
+    extra = sorted(set(hyps) - set(refs))
+    if extra:
+        raise SystemExit(f"{hyp_file}: {len(extra)} hypotheses for utterances {ref_file} does "
+                         f"not have, e.g. {extra[:5]} (decoded from another data set?)")
     keys = sorted(refs)
     bandwidths = set(read_table(dump / test_set / "utt2bw").values())
     row = {"test_set": test_set, "task": task, "bandwidth": "/".join(sorted(bandwidths)),
-           "routes": routes, "utterances": len(keys)}
+           "routes": routes, "utterances": len(keys),
+           "skipped": count_lines(dump / test_set / "skipped"),
+           "too_short": count_lines(decode / test_set / task / "too_short")}
     timing = decode / test_set / task / "timing.json"
     row["rtf"] = json.loads(timing.read_text())["rtf"] if timing.is_file() else None
     ref_list, hyp_list = [refs[k] for k in keys], [hyps[k] for k in keys]
@@ -84,6 +92,24 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = 
     row["bleu"] = round(bleu.corpus_score(hyp_list, [ref_list]).score, 2)
     row["chrf"] = round(chrf.corpus_score(hyp_list, [ref_list]).score, 2)
     return row, {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}
+
+
+def count_lines(path: Path):
+    """Entries of a report table; None when it was not written (not checked)."""
+    return len(read_table(path)) if path.is_file() else None
+
+
+def data_notes(rows) -> list:
+    """One line per test set and task that lost utterances or decoded some as empty."""
+    notes = []
+    for r in rows:
+        if r["routes"] != "trained" or not (r["skipped"] or r["too_short"]):
+            continue
+        notes.append(f"- {r['test_set']} {r['task']}: {r['skipped'] or 0} utterances left out at "
+                     f"data preparation (unusable audio, listed in `{r['test_set']}/skipped`, not "
+                     f"scored); {r['too_short'] or 0} too short to decode (empty hypotheses, "
+                     f"listed in `too_short`, scored).")
+    return ["", "Data:", *notes] if notes else []
 
 
 def markdown(rows, signatures, decode_dir) -> str:
@@ -103,6 +129,7 @@ def markdown(rows, signatures, decode_dir) -> str:
               "to the other expert."]
     for key, sig in signatures.items():
         lines.append(f"{dict(metrics)[key]}: sacrebleu `{sig}`.")
+    lines += data_notes(rows)
     return "\n".join(lines) + "\n"
 
 

@@ -138,10 +138,12 @@ def test_segments_out_of_range_are_skipped_or_cut_and_always_reported(tmp_path):
         "spk1-d-cut": "rec1 0.5 1.2",
         "spk1-e-over": "rec1 0.2 2.0",
         "spk1-f-to-end": "rec1 0.75 -1",
+        "spk1-g-rounded": "rec1 0.5 1.005",  # times rounded to 10 ms: the recording's end
     })
     report = []
     got = {utt: len(wav) for utt, wav, _ in iter_audio(d, report, max_overshoot=0.5)}
-    assert got == {"spk1-a-ok": RATE // 2, "spk1-d-cut": RATE // 2, "spk1-f-to-end": RATE // 4}
+    assert got == {"spk1-a-ok": RATE // 2, "spk1-d-cut": RATE // 2, "spk1-f-to-end": RATE // 4,
+                   "spk1-g-rounded": RATE // 2}
     assert [(p.utt, p.reason) for p in report] == [
         ("spk1-b-backwards", "bad_segment"), ("spk1-c-after", "bad_segment"),
         ("spk1-d-cut", "cut"), ("spk1-e-over", "overshoot")]

@@ -1,4 +1,6 @@
-"""Integration: ``egs2/mini_es_en/s2t1/run.sh --size smoke`` runs every stage, 1 to 10.
+"""Integration: ``egs2/mini_es_en/s2t1/run.sh --size smoke`` runs every stage, 1 to 10, on the
+smoke corpus with one utterance of each kind of bad data added after stage 1 (fault injection):
+the recipe must leave out and report exactly those, and decode and score the rest.
 
 The recipe runs in a copy of its directory inside a temporary tree whose ``local/``, ``conf/``,
 ``tools/`` and ``.venv`` point back to the repository, so nothing is written into the checkout.
@@ -10,12 +12,66 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
+
+from espnet_smoe.datadir import read_table, write_table
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = Path("egs2/mini_es_en/s2t1")
+# injected utterance -> (what stage 2 must do: a reason in skipped, "cut", or "kept")
+TRAIN_FAULTS = {"empty": "empty", "header": "empty", "truncated": "truncated",
+                "blip": "too_short", "garbage": "unreadable"}
+TEST_FAULTS = {"backwards": "bad_segment", "afterend": "bad_segment", "overshoot": "overshoot",
+               "longer": "cut", "tick": "kept"}  # tick: 10 ms, too short to decode
+
+
+def run(recipe: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["./run.sh", "--size", "smoke", *args], cwd=recipe, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def add_utterances(data: Path, utts: dict, like: str):
+    """Add ``utts`` (id -> wav.scp value) with the speaker and texts of utterance ``like``."""
+    for name in ("text", "text.eng", "utt2spk"):
+        table = read_table(data / name)
+        table.update({utt: table[like] for utt in utts})
+        write_table(data / name, table)
+    write_table(data / "wav.scp", {**read_table(data / "wav.scp"), **utts})
+
+
+def inject_faults(data: Path):
+    """One bad case of each kind: audio in data/train, segments in data/test."""
+    train = sorted(read_table(data / "train/text"))[0]
+    spk = read_table(data / "train/utt2spk")[train]
+    wav_path = Path(read_table(data / "train/wav.scp")[train])
+    wav, rate = sf.read(wav_path, dtype="float32")
+    bad = data / "bad"
+    bad.mkdir()
+    (bad / "empty.wav").write_bytes(b"")
+    sf.write(bad / "header.wav", np.zeros(0, "float32"), rate, subtype="PCM_16")
+    full = wav_path.read_bytes()
+    (bad / "truncated.wav").write_bytes(full[: int(0.3 * len(full))])
+    sf.write(bad / "blip.wav", wav[: int(0.05 * rate)], rate, subtype="PCM_16")
+    (bad / "garbage.wav").write_bytes(b"not audio at all")
+    add_utterances(data / "train", {f"{spk}-zz-{k}": str(bad / f"{k}.wav") for k in TRAIN_FAULTS}, train)
+
+    test = data / "test"
+    recs = read_table(test / "wav.scp")
+    seconds = {rec: sf.info(path).duration for rec, path in recs.items()}
+    segments = {utt: f"{utt} 0 {seconds[utt]:.3f}" for utt in recs}
+    rec = sorted(recs)[0]
+    spk, dur = read_table(test / "utt2spk")[rec], seconds[rec]
+    faults = {"backwards": (1.0, 0.5), "afterend": (dur + 1, dur + 2), "overshoot": (0, dur + 2),
+              "longer": (0, dur + 0.2), "tick": (0.5, 0.51)}
+    segments.update({f"{spk}-zz-{k}": f"{rec} {a:.3f} {b:.3f}" for k, (a, b) in faults.items()})
+    for name in ("text", "text.eng", "utt2spk"):
+        table = read_table(test / name)
+        table.update({f"{spk}-zz-{k}": table[rec] for k in faults})
+        write_table(test / name, table)
+    write_table(test / "segments", segments)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +83,10 @@ def smoke_run(tmp_path_factory):
     shutil.copytree(REPO / RECIPE, root / RECIPE, symlinks=True,
                     ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"))
     recipe = root / RECIPE
-    proc = subprocess.run(["./run.sh", "--size", "smoke", "--nj", "2"], cwd=recipe,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = run(recipe, "--stop_stage", "1")
+    assert proc.returncode == 0, f"stage 1 failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    inject_faults(recipe / "data")
+    proc = run(recipe, "--nj", "2")  # stage 1 again: checks the changed data dirs
     assert proc.returncode == 0, f"run.sh failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return recipe, proc.stdout
 
@@ -66,9 +124,9 @@ def test_results_table_and_json(smoke_run):
     results = json.loads((exp / "results.json").read_text())["results"]
     got = {(r["test_set"], r["task"]) for r in results}
     assert got == {(s, t) for s in ("test_wb", "test_nb") for t in ("asr", "st_eng")}
-    n_test = len((recipe / "data/test/text").read_text().splitlines())
+    n_test = len((recipe / "data/test/text").read_text().splitlines()) - 3  # 3 left out
     for r in results:
-        assert r["utterances"] == n_test
+        assert (r["utterances"], r["skipped"], r["too_short"]) == (n_test, 3, 1)
         assert r["bandwidth"] == r["test_set"][-2:]
         for metric in ("wer", "cer") if r["task"] == "asr" else ("bleu", "chrf"):
             assert isinstance(r[metric], float) and r[metric] >= 0
@@ -85,6 +143,73 @@ def test_packed_model_loads_and_decodes(smoke_run):
     assert rate == 16000
     _, tokens, *_ = s2t(wav, lang_sym="<spa>", task_sym="<st_eng>", bandwidth="nb")[0]
     assert tokens[:2] == ["<spa>", "<st_eng>"]
+
+
+def faults_where(recipe: Path, data_set: str, name: str) -> dict:
+    """Injected utterances listed in ``data/<data_set>/<name>``: kind -> first word of value."""
+    table = read_table(recipe / "data" / data_set / name)
+    return {utt.rsplit("-zz-", 1)[1]: value.split()[0] for utt, value in table.items()}
+
+
+def test_stage_2_leaves_out_and_lists_exactly_the_bad_audio(smoke_run):
+    recipe, out = smoke_run
+    skipped = {k: v for k, v in TRAIN_FAULTS.items() if v not in ("cut", "kept")}
+    assert faults_where(recipe, "train_mix", "skipped") == skipped
+    assert faults_where(recipe, "train_mix", "cut") == {}
+    assert "skipped 5 (unreadable 1, empty 2, truncated 1, too_short 1); cut 0" in out
+    for bw in ("wb", "nb"):
+        lists = {k: v for k, v in TEST_FAULTS.items() if v not in ("cut", "kept")}
+        assert faults_where(recipe, f"test_{bw}", "skipped") == lists
+        assert faults_where(recipe, f"test_{bw}", "cut") == {"longer": "cut"}
+        dumped = read_table(recipe / f"dump/raw/test_{bw}/text")
+        kept = {u.split("-zz-")[1].rsplit("-", 1)[0] for u in dumped if "-zz-" in u}
+        assert kept == {"longer", "tick"}
+    train = read_table(recipe / "dump/raw/train_mix/text")
+    assert not any("-zz-" in utt for utt in train)
+
+
+def test_too_short_test_utterances_decode_empty_and_are_reported(smoke_run):
+    recipe, _ = smoke_run
+    exp = recipe / "exp/s2t_dec_smoe"
+    for bw in ("wb", "nb"):
+        for task in ("asr", "st_eng"):
+            decode = next(exp.glob(f"decode_*/test_{bw}/{task}"))
+            assert [u.split("-zz-")[-1] for u in read_table(decode / "too_short")] == [f"tick-{bw}"]
+            tick = next(u for u in read_table(decode / "1best_recog/text") if "-zz-tick" in u)
+            assert read_table(decode / "1best_recog/text_nospecial")[tick] == ""
+    report = (exp / "RESULTS.md").read_text()
+    assert "- test_nb asr: 3 utterances left out at data preparation" in report
+    assert "1 too short to decode (empty hypotheses" in report
+
+
+def test_decoding_does_not_depend_on_nj(smoke_run):
+    """--nj 2 (and batches of 8) once scored differently from --nj 1: padded utterances got
+    extra encoder frames."""
+    recipe, _ = smoke_run
+    shutil.copytree(recipe / "exp/s2t_dec_smoe", recipe / "exp/s2t_nj1",
+                    ignore=shutil.ignore_patterns("decode_*"))
+    proc = run(recipe, "--stage", "8", "--stop_stage", "8", "--tag", "s2t_nj1", "--nj", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for hyps in (recipe / "exp/s2t_dec_smoe").glob("decode_*/test_*/*/1best_recog/token_int"):
+        twin = recipe / "exp/s2t_nj1" / hyps.relative_to(recipe / "exp/s2t_dec_smoe")
+        assert twin.read_text() == hyps.read_text(), hyps
+
+
+def test_failed_training_fails_the_recipe_and_its_model_is_not_decoded(smoke_run):
+    """A failed stage 7 once ended with "Finished stages" and exit 0, and stage 8 decoded the
+    model an earlier run had left."""
+    recipe, _ = smoke_run
+    shutil.copytree(recipe / "exp/s2t_dec_smoe", recipe / "exp/s2t_stale",
+                    ignore=shutil.ignore_patterns("decode_*"))
+    proc = run(recipe, "--stage", "7", "--tag", "s2t_stale", "--train_args", "--no_such_option 1")
+    assert proc.returncode != 0 and "Finished" not in proc.stdout
+    assert "training failed (exit 2): see exp/s2t_stale/train.log" in proc.stderr
+    log = (recipe / "exp/s2t_stale/train.log").read_text()
+    assert "epoch results" in log and "--no_such_option" in log  # the first run's lines kept
+    proc = run(recipe, "--stage", "8", "--tag", "s2t_stale")
+    assert proc.returncode != 0
+    assert "training in exp/s2t_stale is incomplete" in proc.stderr
+    assert "rerun --stage 7 to resume it" in proc.stderr
 
 
 def test_data_stage_is_idempotent(smoke_run):

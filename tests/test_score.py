@@ -30,3 +30,35 @@ def test_cer_counts_character_edits_with_spaces():
 def test_perfect_hypotheses_score_zero():
     refs = ["Al viajero, jamón, vino y pan casero."]
     assert score.wer(refs, refs) == 0 and score.cer(refs, ["al viajero jamón vino y pan casero"]) == 0
+
+
+def write(path: Path, lines):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def scored_set(tmp_path, hyps):
+    """A test set of two utterances (one left out by stage 2) and a decode holding ``hyps``."""
+    dump, decode = tmp_path / "dump", tmp_path / "decode"
+    write(dump / "test_nb/text", ["u1 hola", "u2 adiós"])
+    write(dump / "test_nb/utt2bw", ["u1 nb", "u2 nb"])
+    write(dump / "test_nb/skipped", ["u3 empty 0 samples"])
+    write(decode / "test_nb/asr/1best_recog/text_nospecial", hyps)
+    write(decode / "test_nb/asr/too_short", ["u2 160"])
+    return dump, decode
+
+
+def test_a_hypothesis_without_a_reference_is_an_error(tmp_path):
+    """Extra hypotheses were once dropped without a word."""
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2", "u9 otra"])
+    with pytest.raises(SystemExit, match=r"1 hypotheses for utterances .* e\.g\. \['u9'\]"):
+        score.score_set(dump, decode, "test_nb", "asr")
+
+
+def test_results_count_left_out_and_too_short_utterances(tmp_path):
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    row, _ = score.score_set(dump, decode, "test_nb", "asr")
+    assert (row["utterances"], row["skipped"], row["too_short"], row["wer"]) == (2, 1, 1, 50.0)
+    report = score.markdown([row], {}, decode)
+    assert "- test_nb asr: 1 utterances left out at data preparation" in report
+    assert "1 too short to decode" in report
