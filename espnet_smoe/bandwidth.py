@@ -1,19 +1,31 @@
-"""Bandwidth: the encoder's routing rule, and the NB/WB audio it is read from.
+"""Bandwidth: the encoder's routing rule, the NB/WB audio it is read from, and its detection.
 
 An utterance is wideband (``wb``, 16 kHz) or narrowband (``nb``, telephone-like 8 kHz). Both are
 stored at 16 kHz so they share one frontend; NB audio is band-limited to 4 kHz first, so the
 encoder must tell them apart from content, and the label routes it: WB -> expert 0, NB -> 1.
+
+Where no label says which, :func:`detect` decides from the signal: narrowband audio, whatever
+container rate it was upsampled to, has (next to) nothing above 4 kHz, while wideband speech
+has fricatives there. It compares, per speech frame, the strongest 250 Hz band of 5.0-7.5 kHz
+with the strongest of 0.25-3.5 kHz and takes the 99th percentile over frames (the most
+fricative-like ones): narrowband stays below -44 dB even through leaky resamplers, wideband
+speech above -23 dB even behind a 12 dB treble cut (README, *Bandwidth detection*). So audio
+with real content above 5 kHz is ``wb``, including in-between rates (11.025 kHz audio reaches
+5.5 kHz: the WB expert has seen such content, the NB expert never has); audio at 8 kHz or below
+is ``nb`` by its rate; silence, or too little audio to judge, is ``wb``.
 """
 
 from pathlib import Path
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
+import numpy as np
 import torch
 import torchaudio.functional as AF
 
 BANDWIDTHS = ("wb", "nb")  # position = encoder expert id
 WB_RATE = 16000
 NB_RATE = 8000
+DETECT_THRESHOLD_DB = -30.0  # high-band level (99th percentile) between wb and nb
 
 
 def bandwidth_id(label: str, where: str = "") -> int:
@@ -57,3 +69,36 @@ def to_narrowband(wav: torch.Tensor, fs: int, mulaw: bool = False) -> torch.Tens
         peak = nb.abs().max().clamp(min=1e-8)
         nb = AF.mu_law_decoding(AF.mu_law_encoding(nb / peak, 256), 256) * peak
     return AF.resample(nb, NB_RATE, WB_RATE)
+
+
+def high_band_level(wav: Union[torch.Tensor, np.ndarray], fs: int) -> Optional[float]:
+    """dB of the 5.0-7.5 kHz band against the 0.25-3.5 kHz band in the most fricative-like
+    speech frames (99th percentile over frames within 35 dB of the loudest); None for silence
+    or audio shorter than one 32 ms frame."""
+    wav = torch.as_tensor(wav).double().flatten()
+    if fs != WB_RATE:
+        wav = AF.resample(wav, fs, WB_RATE)
+    if wav.numel() < 512:
+        return None
+    power = torch.stft(wav, 512, 160, window=torch.hann_window(512, dtype=torch.float64),
+                       return_complex=True).abs() ** 2  # (257, frames)
+    freqs = torch.linspace(0, WB_RATE / 2, power.size(0))
+
+    def strongest_band(lo: int, hi: int) -> torch.Tensor:  # (frames,)
+        bands = [power[(freqs >= f) & (freqs < f + 250)].mean(0) for f in range(lo, hi, 250)]
+        return torch.stack(bands).max(0).values
+
+    low, high = strongest_band(250, 3500), strongest_band(5000, 7500)
+    speech = low > low.max() * 10 ** -3.5
+    if float(low.max()) <= 1e-20 or int(speech.sum()) < 3:
+        return None
+    ratio = 10 * torch.log10(high[speech] / low[speech] + 1e-30)
+    return float(torch.quantile(ratio, 0.99))
+
+
+def detect(wav: Union[torch.Tensor, np.ndarray], fs: int) -> str:
+    """``wb`` or ``nb``, decided from the signal (see the module docstring)."""
+    if fs <= NB_RATE:
+        return "nb"
+    level = high_band_level(wav, fs)
+    return "wb" if level is None or level > DETECT_THRESHOLD_DB else "nb"

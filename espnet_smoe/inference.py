@@ -11,9 +11,11 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
+import humanfriendly
 import numpy as np
 import torch
 from espnet.nets.beam_search import Hypothesis
+from espnet.nets.pytorch_backend.nets_utils import pad_list
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from espnet.nets.scorer_interface import BatchScorerInterface
 from espnet.nets.scorers.ctc import CTCPrefixScorer
@@ -21,17 +23,30 @@ from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.text.token_id_converter import TokenIDConverter
 from typeguard import typechecked
 
-from espnet_smoe.bandwidth import bandwidth_id
+from espnet_smoe.bandwidth import BANDWIDTHS, NB_RATE, WB_RATE, bandwidth_id, detect
 from espnet_smoe.batch_beam_search import BatchedBeamSearch
 from espnet_smoe.beam_search import FrameBoundedBatchBeamSearch, FrameBoundedBeamSearch, frame_bound
 from espnet_smoe.multitask import ASR, PREFIX_LENGTH, is_lang_token, is_task_token, task_token
 from espnet_smoe.padding import conv_lengths
 from espnet_smoe.tasks import SMoES2TTask
 from espnet_smoe.tokenizer import build_tokenizer
+from espnet_smoe.waveform import check_finite, mono, resample, to_float
 
-# (text, tokens, token ids, text without special tokens, hypothesis), as ESPnet returns them
-Result = Tuple[Optional[str], List[str], List[int], Optional[str], Hypothesis]
 SWAPS = ("none", "encoder", "decoder", "both")
+
+
+class Result(tuple):
+    """One hypothesis as ESPnet's Speech2Text returns it, ``(text, tokens, token_ids,
+    text_nospecial, hyp)``, which also says the encoder route it was decoded under:
+    ``bandwidth`` (``wb``, ``nb``, or None when no route was needed) and how it was chosen,
+    ``bandwidth_from``: ``given``, ``rate`` (audio at 8 kHz or below) or ``detected``."""
+
+    bandwidth: Optional[str] = None
+    bandwidth_from: Optional[str] = None
+
+    def routed(self, bandwidth: Optional[str], source: Optional[str]) -> "Result":
+        self.bandwidth, self.bandwidth_from = bandwidth, source
+        return self
 
 
 class Speech2Text:
@@ -57,7 +72,8 @@ class Speech2Text:
         minlenratio: Min output length / encoder length.
         nbest: Hypotheses returned.
         normalize_length: Rank finished hypotheses by per-token score.
-        lang_sym, task_sym, bandwidth: Defaults for the per-call arguments.
+        lang_sym, task_sym, bandwidth: Defaults for the per-call arguments (``bandwidth``:
+            ``wb``, ``nb`` or ``auto``; see ``__call__``).
         swap_routes: ``none``, or the S-MoE stacks whose route is deliberately wrong, for the
             routing ablation: ``encoder`` (each utterance to the other bandwidth's experts),
             ``decoder`` (each guiding token to the other task's experts) or ``both``. It holds
@@ -123,6 +139,8 @@ class Speech2Text:
         self.device, self.dtype = device, getattr(torch, dtype)
         self.maxlenratio, self.minlenratio, self.nbest = maxlenratio, minlenratio, nbest
         self.lang_sym, self.task_sym, self.bandwidth = lang_sym, task_sym, bandwidth
+        self.fs = int(humanfriendly.parse_size(str(
+            (getattr(train_args, "frontend_conf", None) or {}).get("fs", WB_RATE))))
         self.src_langs = getattr(train_args, "src_langs", None)  # None: not recorded (older models)
         self.decoder_routes: Optional[dict] = None
         self.encoder_shift = self._swap_routes(swap_routes)
@@ -210,12 +228,7 @@ class Speech2Text:
 
     def check_speech(self, speech: torch.Tensor, name: str = "speech") -> None:
         """Refuse (nsamples,) ``speech`` the model cannot decode, saying why."""
-        bad = ~torch.isfinite(speech)
-        if bad.any():
-            raise ValueError(
-                f"{name} has {int(bad.sum())} NaN/Inf samples (the first at sample "
-                f"{int(bad.nonzero()[0, 0])})"
-            )
+        check_finite(speech, name)
         if speech.numel() < self.min_samples:
             raise TooShortUttError(
                 f"{name} has {speech.numel()} samples; the model needs at least "
@@ -252,6 +265,19 @@ class Speech2Text:
             return None
         return torch.full((batch_size,), bandwidth_id(label), dtype=torch.long, device=self.device)
 
+    def pick_bandwidth(
+        self, speech: torch.Tensor, fs: int, bandwidth: Optional[str]
+    ) -> Tuple[Optional[str], Optional[str]]:
+        """(label, how it was chosen) for float ``speech`` at ``fs``: the label given; else, for a
+        model routed by bandwidth or when asked (``auto``), ``nb`` at 8 kHz or below and
+        :func:`~espnet_smoe.bandwidth.detect` above; else (None, None)."""
+        bandwidth = bandwidth or self.bandwidth
+        if bandwidth not in (None, "auto"):
+            return BANDWIDTHS[bandwidth_id(bandwidth)], "given"
+        if bandwidth is None and getattr(self.model.encoder, "routing", None) is None:
+            return None, None
+        return ("nb", "rate") if fs <= NB_RATE else (detect(speech, fs), "detected")
+
     @torch.no_grad()
     def encode(
         self, speech: torch.Tensor, lengths: torch.Tensor, route: Optional[torch.Tensor]
@@ -272,14 +298,26 @@ class Speech2Text:
         lang_sym: Optional[str] = None,
         task_sym: Optional[str] = None,
         bandwidth: Optional[str] = None,
+        fs: Optional[int] = None,
     ) -> List[Result]:
-        """Decode one utterance: (nsamples,) at the training sampling rate (16 kHz here)."""
-        speech = torch.as_tensor(speech)
-        if speech.dim() == 2 and speech.size(1) == 1:
-            speech = speech.squeeze(1)
-        if speech.dim() != 1:
-            raise ValueError(f"expected (nsamples,) mono speech, got {tuple(speech.shape)}")
-        return self.decode(speech, self.route(bandwidth), self.prefix(lang_sym, task_sym))
+        """Decode one utterance: (nsamples,) or (nsamples, 1) audio, float or integer PCM.
+
+        Args:
+            speech: The audio, at ``fs``.
+            lang_sym, task_sym: The prefix, e.g. ``<spa>``, ``<st_eng>``.
+            bandwidth: ``wb`` or ``nb`` routes the encoder so; ``auto`` decides (below); None
+                does the same for a model whose encoder is routed by bandwidth.
+                Audio at 8 kHz or below is ``nb``, other audio is detected from the signal
+                (:func:`espnet_smoe.bandwidth.detect`). ``Result.bandwidth`` says which.
+            fs: The audio's sampling rate (default: the model's, 16 kHz here); resampled to
+                the model's with torchaudio.
+        """
+        speech, fs = to_float(mono(speech)), self.fs if fs is None else fs
+        check_finite(speech)
+        label, source = self.pick_bandwidth(speech, fs, bandwidth)
+        prefix = self.prefix(lang_sym, task_sym)
+        results = self.decode(resample(speech, fs, self.fs), self.route(label), prefix)
+        return [r.routed(label, source) for r in results]
 
     @torch.no_grad()
     def decode(
@@ -301,20 +339,39 @@ class Speech2Text:
         lengths: torch.Tensor,
         route: Optional[torch.Tensor],
         prefixes: List[List[int]],
+        fs: Optional[int] = None,
     ) -> List[List[Result]]:
         """Decode (B, nsamples) padded waveforms together (:class:`BatchedBeamSearch`): one
-        route id and one forced prefix per utterance; n-best results per utterance."""
+        route id and one forced prefix per utterance; n-best results per utterance.
+
+        ``fs`` is the audio's rate (default: the model's). Without a ``route``, each utterance's
+        bandwidth is picked as ``__call__`` picks it.
+        """
         if self.batch_search is None:
             raise ValueError("batched decoding needs the attention decoder (ctc_weight < 1)")
-        for b, n in enumerate(lengths.tolist()):
-            self.check_speech(speech[b, :n], f"utterance {b} of the batch")
-        enc, enc_lens = self.encode(speech, lengths, route)
+        fs = self.fs if fs is None else fs
+        rows = [to_float(speech[b, :n]) for b, n in enumerate(lengths.tolist())]
+        for b, row in enumerate(rows):
+            check_finite(row, f"utterance {b} of the batch")
+        if route is None:
+            picked = [self.pick_bandwidth(row, fs, None) for row in rows]
+            labels = [label for label, _ in picked]
+            route = None if None in labels else torch.tensor(
+                [bandwidth_id(label) for label in labels], device=self.device)
+        else:
+            picked = [(BANDWIDTHS[int(e)], "given") for e in route.tolist()]
+        rows = [resample(row, fs, self.fs) for row in rows]
+        for b, row in enumerate(rows):
+            self.check_speech(row, f"utterance {b} of the batch")
+        lengths = torch.tensor([row.numel() for row in rows])
+        enc, enc_lens = self.encode(pad_list(rows, 0.0), lengths, route)
         ctc_rows = [p[-1] == self.ctc_task for p in prefixes]
         with self._decoder_routes():
             hyps = self.batch_search(
                 enc, enc_lens, prefixes, self.maxlenratio, self.minlenratio, ctc_rows
             )
-        return [[self._result(h) for h in nbest[: self.nbest]] for nbest in hyps]
+        return [[self._result(h).routed(*how) for h in nbest[: self.nbest]]
+                for nbest, how in zip(hyps, picked)]
 
     def _result(self, hyp: Hypothesis) -> Result:
         ids = hyp.yseq.tolist()
@@ -325,5 +382,6 @@ class Speech2Text:
         tokens = self.converter.ids2tokens(ids)
         plain = [t for t in tokens if not (t.startswith("<") and t.endswith(">"))]
         if self.tokenizer is None:
-            return None, tokens, ids, None, hyp
-        return self.tokenizer.tokens2text(tokens), tokens, ids, self.tokenizer.tokens2text(plain), hyp
+            return Result((None, tokens, ids, None, hyp))
+        return Result((self.tokenizer.tokens2text(tokens), tokens, ids,
+                       self.tokenizer.tokens2text(plain), hyp))

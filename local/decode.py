@@ -6,8 +6,9 @@ Each set's keys are split into ``--nj`` parts; job n decodes part n of every set
 with ``espnet_smoe.bin.s2t_inference``, all in one process (one interpreter and one set of
 espnet2 imports per job, not per set and task; its log is ``<output_dir>/logs/decode.<n>.log``).
 Jobs share the CPU threads equally; one progress bar covers all of them. Then each set × task's
-``<n>best_recog/*``, ``too_short`` (utterances too short to decode: empty hypotheses) and
-``timing.json`` are merged from the jobs' parts. A failing job stops the
+``<n>best_recog/*``, ``too_short`` (utterances too short to decode: empty hypotheses),
+``bandwidth`` (each utterance's route), ``bw_disagree`` and ``timing.json`` are merged from the
+jobs' parts. A failing job stops the
 stage with its log's tail. Options this script does not know (``--swap_routes``,
 ``--beam_size``, ...) go to every s2t_inference call. With one job, decoding runs in this process.
 
@@ -156,11 +157,10 @@ def merge(out: Path, nj: int, keys):
                 missing = sorted(set(keys) - set(merged))
                 sys.exit(f"{out}: {len(missing)} utterances were not decoded, e.g. {missing[:5]}")
             write_table(out / best / name, merged)
-    too_short = {}
-    for n in range(1, nj + 1):
-        part = logs / f"output.{n}" / "too_short"
-        too_short.update(read_table(part) if part.is_file() else {})
-    write_table(out / "too_short", too_short)  # empty when none: checked, not missing
+    for name in ("too_short", "bandwidth", "bw_disagree"):
+        parts = [logs / f"output.{n}" / name for n in range(1, nj + 1)]
+        if name == "too_short" or any(p.is_file() for p in parts):  # too_short even when empty
+            write_table(out / name, {k: v for p in parts if p.is_file() for k, v in read_table(p).items()})
     parts = [json.loads((logs / f"output.{n}" / "timing.json").read_text()) for n in range(1, nj + 1)]
     decode_s, audio_s = sum(p["decode_s"] for p in parts), sum(p["audio_s"] for p in parts)
     timing = dict(decode_s=round(decode_s, 3), audio_s=round(audio_s, 3), jobs=nj,

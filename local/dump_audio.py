@@ -2,7 +2,7 @@
 """Stage 3: dump a 16 kHz data directory's audio to a kaldiio ark/scp, with shape files.
 
 The ark stores float32 waveforms in [-1, 1] (what ``Speech2Text`` receives at inference, so
-training and decoding see the same scale). Copies the text files, ``utt2bw`` and speakers, and
+training and decoding see the same scale). Copies the text files, ``utt2bw``, ``utt2channel`` and speakers, and
 writes ``utt2num_samples``; ESPnet reads the audio with type ``kaldi_ark``. Stage 2's lists of
 skipped and cut utterances (``skipped``, ``cut``) travel along, for scoring to report. The input
 is stage 2's clean output: any audio problem here is an error.
@@ -43,7 +43,7 @@ def main():
             num_samples[utt] = str(len(wav))
     write_table(args.dst / "utt2num_samples", num_samples)
     texts = [p.name for p in args.src.glob("text*")]
-    for name in ["utt2spk", "spk2utt", "utt2bw", "skipped", "cut", *texts]:
+    for name in ["utt2spk", "spk2utt", "utt2bw", "utt2channel", "bw_disagree", "skipped", "cut", *texts]:
         if (args.src / name).is_file():
             shutil.copyfile(args.src / name, args.dst / name)
     print(f"{args.dst}: {len(num_samples)} utterances, "

@@ -6,9 +6,13 @@
 #            [--inference_config FILE] [--tag NAME] [...any option below]
 #
 #  1 data prep (corpus's local/data.sh) -> data/{train,dev,test}, checked against the contract
-#  2 NB/WB: 16 kHz wideband and 8 kHz-band narrowband versions, utt2bw; unusable audio is left
-#    out and listed in data/<set>/skipped (training/valid sets also drop utterances shorter than
-#    --min_duration), segments cut at their recording's end in data/<set>/cut
+#  2 NB/WB at 16 kHz, utt2bw, utt2channel: --train_bw_mode split|both makes WB and NB versions
+#    (--nb_channel telephone: a simulated call with real codecs; lowpass: the 8 kHz band only)
+#    and every test set once in each bandwidth (<set>_wb, <set>_nb); native keeps real
+#    recordings in their own bandwidth (labels by --bw_labels utt2bw|rate|detect), a test set as
+#    one set <set>_native scored per bandwidth. Unusable audio is left out and listed in
+#    data/<set>/skipped (training/valid sets also drop utterances shorter than --min_duration),
+#    segments cut at their recording's end in data/<set>/cut
 #  3 dump: audio to kaldiio ark/scp + utt2num_samples
 #  4 BBPE tokenizer and token list
 #  5 multitask examples with guiding tokens (<src><asr>, <src><st_tgt>)
@@ -45,8 +49,11 @@ train_set=train
 valid_set=dev
 test_sets=test
 # Data
-train_bw_mode=split          # split: each utterance NB or WB; both: each in NB and WB
-mulaw=false                  # G.711 mu-law code the NB audio
+train_bw_mode=split          # split: each utterance NB or WB; both: each in NB and WB;
+                             # native: real recordings in their own bandwidth (--bw_labels)
+nb_channel=telephone         # simulated NB: telephone (band, codecs, noise) | lowpass
+mulaw=false                  # lowpass channel: G.711 mu-law code the NB audio
+bw_labels=utt2bw             # native mode: bandwidth from utt2bw | rate (<= 8 kHz: NB) | detect
 min_duration=0.2             # s: shorter training/valid utterances are skipped in stage 2
 max_overshoot=0.5            # s a segment may end past its recording (cut there, listed)
 bbpe_vocab_size=1000
@@ -76,7 +83,9 @@ dump=dump/raw
 train_mt=${dump}/${train_set}_mix_mt
 valid_mt=${dump}/${valid_set}_mix_mt
 eval_sets=""
-for s in ${test_sets}; do eval_sets+="${s}_wb ${s}_nb "; done
+for s in ${test_sets}; do
+    if [ "${train_bw_mode}" = native ]; then eval_sets+="${s}_native "; else eval_sets+="${s}_wb ${s}_nb "; fi
+done
 
 need() { for f in "$@"; do [ -e "${f}" ] || die "missing ${f}: run the earlier stages first"; done; }
 todo() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
@@ -92,14 +101,19 @@ print(f'data/${s}: {len(check_data_dir(\"data/${s}\", \"${tgt_langs}\".split()))
 fi
 
 if todo 2; then
-    log "Stage 2: NB/WB versions at 16 kHz (train/valid: ${train_bw_mode}; tests: both)"
-    opts="--max_overshoot ${max_overshoot} $([ "${mulaw}" = true ] && echo --mulaw || true)"
+    log "Stage 2: NB/WB versions at 16 kHz (train/valid: ${train_bw_mode}; NB channel: ${nb_channel})"
+    opts="--max_overshoot ${max_overshoot} --nb_channel ${nb_channel} --labels ${bw_labels}"
+    [ "${mulaw}" = true ] && opts+=" --mulaw"
     for s in ${train_set} ${valid_set}; do
         need data/${s}/wav.scp
         ${python} "${root}/local/make_bandwidth.py" --src data/${s} --dst data/${s}_mix \
             --mode ${train_bw_mode} --seed ${seed} --min_duration ${min_duration} ${opts}
     done
     for s in ${test_sets}; do
+        if [ "${train_bw_mode}" = native ]; then
+            ${python} "${root}/local/make_bandwidth.py" --src data/${s} --dst data/${s}_native --mode native ${opts}
+            continue
+        fi
         for bw in wb nb; do
             ${python} "${root}/local/make_bandwidth.py" --src data/${s} --dst data/${s}_${bw} --mode ${bw} ${opts}
         done

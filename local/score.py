@@ -63,6 +63,8 @@ def cer(refs, hyps) -> float:
 
 
 def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = "trained"):
+    """One row per bandwidth of the set's ``utt2bw`` (a native-bandwidth set holds both), and
+    the sacrebleu signatures (None for transcription)."""
     ref_file = dump / test_set / ("text" if task == "asr" else f"text.{task[3:]}")
     refs = read_table(ref_file)
     hyp_file = decode / test_set / task / "1best_recog" / "text_nospecial"
@@ -75,23 +77,31 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = 
     if extra:
         raise SystemExit(f"{hyp_file}: {len(extra)} hypotheses for utterances {ref_file} does "
                          f"not have, e.g. {extra[:5]} (decoded from another data set?)")
-    keys = sorted(refs)
-    bandwidths = set(read_table(dump / test_set / "utt2bw").values())
-    row = {"test_set": test_set, "task": task, "bandwidth": "/".join(sorted(bandwidths)),
-           "routes": routes, "utterances": len(keys),
-           "skipped": count_lines(dump / test_set / "skipped"),
-           "too_short": count_lines(decode / test_set / task / "too_short")}
+    labels = read_table(dump / test_set / "utt2bw")
     timing = decode / test_set / task / "timing.json"
-    row["rtf"] = json.loads(timing.read_text())["rtf"] if timing.is_file() else None
-    ref_list, hyp_list = [refs[k] for k in keys], [hyps[k] for k in keys]
+    too_short = read_table(decode / test_set / task / "too_short") if (
+        decode / test_set / task / "too_short").is_file() else None
+    rows, signatures = [], None
+    for bw in sorted(set(labels.values()), key=lambda b: (b != "wb", b)):
+        keys = sorted(k for k in refs if labels[k] == bw)
+        row = {"test_set": test_set, "task": task, "bandwidth": bw, "routes": routes,
+               "utterances": len(keys), "skipped": count_lines(dump / test_set / "skipped"),
+               "too_short": None if too_short is None else sum(k in too_short for k in keys),
+               "rtf": json.loads(timing.read_text())["rtf"] if timing.is_file() else None}
+        row.update(scores(task, [refs[k] for k in keys], [hyps[k] for k in keys]))
+        signatures = row.pop("signatures", None)
+        rows.append(row)
+    return rows, signatures
+
+
+def scores(task: str, refs, hyps) -> dict:
+    """WER and CER for transcription; BLEU and chrF (with their signatures) for translation."""
     if task == "asr":
-        row["wer"] = round(wer(ref_list, hyp_list), 2)
-        row["cer"] = round(cer(ref_list, hyp_list), 2)
-        return row, None
+        return {"wer": round(wer(refs, hyps), 2), "cer": round(cer(refs, hyps), 2)}
     bleu, chrf = BLEU(), CHRF()
-    row["bleu"] = round(bleu.corpus_score(hyp_list, [ref_list]).score, 2)
-    row["chrf"] = round(chrf.corpus_score(hyp_list, [ref_list]).score, 2)
-    return row, {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}
+    return {"bleu": round(bleu.corpus_score(hyps, [refs]).score, 2),
+            "chrf": round(chrf.corpus_score(hyps, [refs]).score, 2),
+            "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}}
 
 
 def count_lines(path: Path):
@@ -100,15 +110,17 @@ def count_lines(path: Path):
 
 
 def data_notes(rows) -> list:
-    """One line per test set and task that lost utterances or decoded some as empty."""
-    notes = []
+    """One line per test set and task that lost utterances or decoded some as empty (a
+    native-bandwidth set's rows summed)."""
+    sets = {}
     for r in rows:
-        if r["routes"] != "trained" or not (r["skipped"] or r["too_short"]):
-            continue
-        notes.append(f"- {r['test_set']} {r['task']}: {r['skipped'] or 0} utterances left out at "
-                     f"data preparation (unusable audio, listed in `{r['test_set']}/skipped`, not "
-                     f"scored); {r['too_short'] or 0} too short to decode (empty hypotheses, "
-                     f"listed in `too_short`, scored).")
+        if r["routes"] == "trained":
+            skipped, short = sets.get((r["test_set"], r["task"]), (r["skipped"] or 0, 0))
+            sets[(r["test_set"], r["task"])] = skipped, short + (r["too_short"] or 0)
+    notes = [f"- {test_set} {task}: {skipped} utterances left out at data preparation (unusable "
+             f"audio, listed in `{test_set}/skipped`, not scored); {short} too short to decode "
+             f"(empty hypotheses, listed in `too_short`, scored)."
+             for (test_set, task), (skipped, short) in sets.items() if skipped or short]
     return ["", "Data:", *notes] if notes else []
 
 
@@ -141,8 +153,8 @@ def main():
     for routes, decode_dir in conditions:
         for test_set in args.test_sets:
             for task in args.tasks:
-                row, sig = score_set(args.dump, decode_dir, test_set, task, routes)
-                rows.append(row)
+                set_rows, sig = score_set(args.dump, decode_dir, test_set, task, routes)
+                rows += set_rows
                 signatures = sig or signatures
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "RESULTS.md").write_text(markdown(rows, signatures, args.decode_dir), encoding="utf-8")

@@ -1,10 +1,15 @@
-"""NB/WB audio and labels: NB has no energy above 4 kHz, lengths and labels are kept."""
+"""NB/WB audio, labels and detection: NB has no energy above 4 kHz; detection tells them apart."""
+
+import io
+import subprocess
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
-from espnet_smoe.bandwidth import bandwidth_id, read_utt2bw, to_narrowband, to_wideband
+from espnet_smoe.bandwidth import bandwidth_id, detect, read_utt2bw, to_narrowband, to_wideband
+from espnet_smoe.telephone import Channel, telephone
 
 
 def energy_above(wav: torch.Tensor, hz: float, rate: int = 16000) -> float:
@@ -52,3 +57,46 @@ def test_read_utt2bw_errors_name_file_and_line(tmp_path):
     bad.write_text("a wb extra\n")
     with pytest.raises(ValueError, match="bad:1"):
         read_utt2bw(bad)
+
+
+def espeak(text: str, voice: str) -> tuple:
+    """Real (synthetic) speech: espeak-ng, which the recipe's corpus is made with."""
+    out = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], capture_output=True, check=True)
+    wav, rate = sf.read(io.BytesIO(out.stdout), dtype="float32")
+    return torch.from_numpy(wav), rate
+
+
+def sox(wav: torch.Tensor, rate: int, stream: list, effects: list = (), amr_mode: str = None):
+    """``wav`` written by sox as ``stream`` (type, rate) through ``effects``, read back at 16 kHz."""
+    raw = ["-t", "f32", "-c", "1", "-r"]
+    fmt = [*stream, "-c", "1"] + ([] if "-r" in stream else ["-r", str(rate)])
+    mode = ["-C", amr_mode] if amr_mode else []
+    coded = subprocess.run(["sox", "-D", *raw, str(rate), "-", *fmt, *mode, "-", *effects],
+                           input=wav.numpy().tobytes(), capture_output=True, check=True).stdout
+    back = subprocess.run(["sox", "-D", *fmt, "-", *raw, "16000", "-"], input=coded,
+                          capture_output=True, check=True).stdout
+    return torch.from_numpy(np.frombuffer(back, "<f4").copy())
+
+
+def test_detect_on_synthetic_signals():
+    noise = 0.1 * torch.randn(16000, generator=torch.Generator().manual_seed(0))
+    assert detect(noise, 16000) == "wb"
+    assert detect(to_narrowband(noise, 16000), 16000) == "nb"  # upsampled back to 16 kHz
+    assert detect(to_narrowband(noise, 16000, mulaw=True), 16000) == "nb"
+    assert detect(noise[:8000], 8000) == "nb"  # 8 kHz audio: NB by its rate
+    assert detect(to_wideband(noise[:11025], 11025), 16000) == "wb"  # content up to 5.5 kHz
+    assert detect(torch.zeros(16000), 16000) == "wb"  # silence: nothing to judge
+    assert detect(noise[:100], 16000) == "wb"  # shorter than a frame
+
+
+@pytest.mark.parametrize("voice", ["es", "es-419+f3", "es+m4"])
+def test_detect_on_speech_through_codecs(voice):
+    wav, rate = espeak("Al que madruga, Dios le ayuda; más vale pájaro en mano.", voice)
+    assert detect(wav, rate) == "wb"
+    assert detect(to_wideband(wav, rate), 16000) == "wb"
+    assert detect(sox(wav, rate, ["-t", "f32"], ["treble", "-12", "3000"]), 16000) == "wb"
+    assert detect(to_narrowband(wav, rate), 16000) == "nb"
+    for utt in ("a", "b", "c", "d"):
+        assert detect(telephone(wav, rate, Channel.draw(1, utt), 1, utt), 16000) == "nb", utt
+    assert detect(sox(wav, rate, ["-t", "ul", "-r", "8000"]), 16000) == "nb"
+    assert detect(sox(wav, rate, ["-t", "amr-nb", "-r", "8000"], amr_mode="0"), 16000) == "nb"

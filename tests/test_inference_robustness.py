@@ -17,6 +17,7 @@ from espnet_smoe.beam_search import frame_bound
 from espnet_smoe.bin.count_params import build_model
 from espnet_smoe.inference import Speech2Text
 from espnet_smoe.multitask import PREFIX_LENGTH
+from espnet_smoe.waveform import resample
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -123,3 +124,30 @@ def test_swapped_routes_stay_with_their_speech2text(model):
     plain(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="wb")
     assert model.decoder.routing.last_counts == [1, 0]
     assert model.decoder.route_tokens == own
+
+
+def test_audio_at_any_rate_and_in_integer_pcm_decodes_as_the_model_takes_it(model):
+    """Speech2Text once took no sampling rate: 8 and 44.1 kHz audio decoded as if 16 kHz, and
+    int16 was not rescaled."""
+    s2t = speech2text(model, beam_size=2, ctc_weight=0.3)
+    wav16 = 0.3 * torch.randn(2 * RATE, generator=torch.Generator().manual_seed(3)).clamp(-1, 1)
+    decode = dict(lang_sym="<spa>", task_sym="<asr>")
+    want = s2t(wav16, bandwidth="wb", **decode)[0]
+    assert (want.bandwidth, want.bandwidth_from) == ("wb", "given")
+    pcm = (wav16 * 32767).round().to(torch.int16)
+    as_float = s2t(pcm / 32768, bandwidth="wb", **decode)[0][2]
+    assert s2t(pcm.numpy(), bandwidth="wb", **decode)[0][2] == as_float
+    wav44 = resample(wav16, RATE, 44100)
+    at_16k = s2t(resample(wav44, 44100, RATE), bandwidth="wb", **decode)[0][2]
+    assert s2t(wav44, fs=44100, bandwidth="wb", **decode)[0][2] == at_16k
+    wav8 = resample(wav16, RATE, 8000)
+    got = s2t(wav8, fs=8000, **decode)[0]  # no bandwidth: 8 kHz audio is narrowband
+    assert (got.bandwidth, got.bandwidth_from) == ("nb", "rate")
+    assert got[2] == s2t(resample(wav8, 8000, RATE), bandwidth="nb", **decode)[0][2]
+    auto = s2t(wav16, **decode)[0]  # white noise has energy up to 8 kHz
+    assert (auto.bandwidth, auto.bandwidth_from) == ("wb", "detected")
+    batch = s2t.decode_batch(torch.stack([wav8, wav8.flip(0)]), torch.tensor([wav8.numel()] * 2),
+                             None, [s2t.prefix("<spa>", "<asr>")] * 2, fs=8000)
+    assert [r[0].bandwidth for r in batch] == ["nb", "nb"] and batch[0][0][2] == got[2]
+    with pytest.raises(ValueError, match="fs must be a positive"):
+        s2t(wav16, fs=0, **decode)

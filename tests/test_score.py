@@ -57,8 +57,18 @@ def test_a_hypothesis_without_a_reference_is_an_error(tmp_path):
 
 def test_results_count_left_out_and_too_short_utterances(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
-    row, _ = score.score_set(dump, decode, "test_nb", "asr")
+    (row,), _ = score.score_set(dump, decode, "test_nb", "asr")
     assert (row["utterances"], row["skipped"], row["too_short"], row["wer"]) == (2, 1, 1, 50.0)
     report = score.markdown([row], {}, decode)
     assert "- test_nb asr: 1 utterances left out at data preparation" in report
     assert "1 too short to decode" in report
+
+
+def test_a_native_bandwidth_set_is_scored_per_bandwidth(tmp_path):
+    """Native mode keeps each test utterance's own bandwidth in one set: a row for each."""
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    write(dump / "test_nb/utt2bw", ["u1 wb", "u2 nb"])
+    rows, _ = score.score_set(dump, decode, "test_nb", "asr")
+    assert [(r["bandwidth"], r["utterances"], r["wer"], r["too_short"]) for r in rows] == [
+        ("wb", 1, 0.0, 0), ("nb", 1, 100.0, 1)]
+    assert "1 too short to decode" in score.markdown(rows, {}, decode)

@@ -5,10 +5,13 @@ Writes ``<output_dir>/<n>best_recog/{text,text_nospecial,token,token_int,score}`
 ``<output_dir>/timing.json`` (decoding seconds, audio seconds, real-time factor). An utterance
 too short for the model to decode (``Speech2Text.min_samples``) gets an empty hypothesis and is
 listed in ``<output_dir>/too_short`` (``<utt> <samples>``; scoring counts it); any other
-unusable input (NaN/Inf samples) is an error naming the utterance. The encoder
-route comes from the data's ``utt2bw`` (or ``--bandwidth`` for the whole set), the decoder route
-from ``--task_sym``; ``--swap_routes`` deliberately takes the other expert (routing ablation).
-Speech is decoded at its own length (no 30 s padding).
+unusable input (NaN/Inf samples) is an error naming the utterance. The encoder route comes from
+the data's ``utt2bw``, or ``--bandwidth wb|nb`` for every utterance, or ``--bandwidth auto``
+(audio at 8 kHz or below is NB, other audio detected from the signal); a model routed by
+bandwidth with neither decides as ``auto``. ``<output_dir>/bandwidth`` records each utterance's
+route and how it was chosen. The decoder route comes from ``--task_sym``; ``--swap_routes``
+deliberately takes the other expert (routing ablation). Input at another rate than the model's
+(``--fs``) is resampled; speech is decoded at its own length (no 30 s padding).
 
 Usage (one job; the recipe's stage 8 runs ``--nj`` of them on split key files):
     python -m espnet_smoe.bin.s2t_inference \
@@ -25,9 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-import humanfriendly
 import torch
 from espnet.nets.beam_search import Hypothesis
+from espnet.nets.pytorch_backend.nets_utils import pad_list
 from espnet.utils.cli_utils import get_commandline_args
 from espnet2.fileio.datadir_writer import DatadirWriter
 from espnet2.torch_utils.set_all_random_seed import set_all_random_seed
@@ -35,7 +38,9 @@ from espnet2.utils import config_argparse
 from espnet2.utils.types import str2triple_str, str_or_none
 from tqdm import tqdm
 
+from espnet_smoe.bandwidth import BANDWIDTHS, bandwidth_id
 from espnet_smoe.inference import SWAPS, Speech2Text
+from espnet_smoe.waveform import resample
 from espnet_smoe.tasks import SMoES2TTask
 
 
@@ -75,48 +80,71 @@ def inference(args: argparse.Namespace):
         inference=True,
     )
     total = count_keys(args.key_file or args.data_path_and_name_and_type[0][0])
-    rate = humanfriendly.parse_size(str((s2t.train_args.frontend_conf or {}).get("fs", 16000)))
+    fs = s2t.fs if args.fs is None else args.fs
     seconds = {"decode": 0.0, "audio": 0.0}
     with DatadirWriter(args.output_dir) as writer, tqdm(
         total=total, desc=args.output_dir, mininterval=5
     ) as bar:
         for keys, batch in loader:
-            speech, lengths = batch["speech"], batch["speech_lengths"]
-            bandwidth = batch.get("bandwidth")
-            route = (bandwidth.view(-1).to(device) if bandwidth is not None
-                     else s2t.route(args.bandwidth, len(keys)))
-            short = lengths < s2t.min_samples
-            for b in short.nonzero()[:, 0].tolist():
-                logging.warning(f"{keys[b]}: {int(lengths[b])} samples, fewer than the "
+            rows = [batch["speech"][b, :n] for b, n in enumerate(batch["speech_lengths"].tolist())]
+            labels = routes(s2t, args, keys, rows, fs, batch.get("bandwidth"), writer)
+            rows = [resample(row, fs, s2t.fs) for row in rows]
+            keep = []
+            for key, row, label in zip(keys, rows, labels):
+                if row.numel() >= s2t.min_samples:
+                    keep.append((key, row, label))
+                    continue
+                logging.warning(f"{key}: {row.numel()} samples, fewer than the "
                                 f"{s2t.min_samples} the model needs: empty hypothesis")
-                writer["too_short"][keys[b]] = str(int(lengths[b]))
-                write_nbest(writer, keys[b], [EMPTY])
-            keep = (~short).nonzero()[:, 0]
+                writer["too_short"][key] = str(row.numel())
+                write_nbest(writer, key, [EMPTY])
             start = time.perf_counter()
-            if len(keep):
-                results = decode(s2t, [keys[b] for b in keep], speech[keep], lengths[keep],
-                                 None if route is None else route[keep.to(route.device)], prefix)
-                for b, nbest in zip(keep.tolist(), results):
-                    write_nbest(writer, keys[b], nbest)
+            if keep:
+                for key, nbest in zip([k for k, _, _ in keep], decode(s2t, keep, prefix)):
+                    write_nbest(writer, key, nbest)
             seconds["decode"] += time.perf_counter() - start
-            seconds["audio"] += float(lengths.sum()) / rate
+            seconds["audio"] += sum(row.numel() for row in rows) / s2t.fs
             bar.update(len(keys))
     write_timing(Path(args.output_dir) / "timing.json", seconds["decode"], seconds["audio"], total)
+
+
+def routes(s2t: Speech2Text, args, keys, rows, fs: int, labelled, writer) -> list:
+    """Each utterance's bandwidth label (or None: not routed): ``--bandwidth wb|nb`` for all,
+    ``auto`` by rate or detection, else the data's ``utt2bw``. Written to ``<output_dir>/
+    bandwidth`` (``<utt> <label> <how>``); with ``auto`` and ``utt2bw``, the utterances on which
+    they differ to ``bw_disagree``."""
+    given = None if labelled is None else [BANDWIDTHS[int(i)] for i in labelled.view(-1)]
+    if given is not None and args.bandwidth is not None:
+        logging.warning(f"the data's utt2bw is not used: --bandwidth {args.bandwidth} routes {keys}")
+    if args.bandwidth is None and given is not None:
+        picked = [(label, "utt2bw") for label in given]
+    else:
+        picked = [s2t.pick_bandwidth(row, fs, args.bandwidth) for row in rows]
+    for b, (key, (label, how)) in enumerate(zip(keys, picked)):
+        if label is not None:
+            writer["bandwidth"][key] = f"{label} {how}"
+        if given is not None and args.bandwidth is not None and label != given[b]:
+            writer["bw_disagree"][key] = f"{args.bandwidth}={label} utt2bw={given[b]}"
+    return [label for label, _ in picked]
 
 
 # the result of an utterance too short to decode, scored as deletions
 EMPTY = ("", [], [], "", Hypothesis(score=float("-inf"), scores={}, states={}, yseq=torch.tensor([])))
 
 
-def decode(s2t: Speech2Text, keys, speech, lengths, route, prefix):
-    """n-best lists of a batch: ESPnet's search for one utterance, the batched one for more;
-    an error names the batch's utterances."""
+def decode(s2t: Speech2Text, batch, prefix):
+    """n-best lists of ``(key, 16 kHz audio, bandwidth label)`` triples: ESPnet's search for
+    one utterance, the batched one for more; an error names the batch's utterances."""
+    keys, rows, labels = zip(*batch)
+    route = None if None in labels else torch.tensor(
+        [bandwidth_id(label) for label in labels], device=s2t.device)
     try:
-        if len(keys) == 1:
-            return [s2t.decode(speech[0, : lengths[0]], route, prefix)]
-        return s2t.decode_batch(speech[:, : lengths.max()], lengths, route, [prefix] * len(keys))
+        if len(rows) == 1:
+            return [s2t.decode(rows[0], route, prefix)]
+        lengths = torch.tensor([row.numel() for row in rows])
+        return s2t.decode_batch(pad_list(list(rows), 0.0), lengths, route, [prefix] * len(rows))
     except ValueError as e:
-        raise ValueError(f"utterances {keys}: {e}") from e
+        raise ValueError(f"utterances {list(keys)}: {e}") from e
 
 
 def write_nbest(writer: DatadirWriter, key: str, nbest):
@@ -174,8 +202,12 @@ def get_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("Route")
     group.add_argument("--lang_sym", required=True, help="source language token, e.g. <spa>")
     group.add_argument("--task_sym", required=True, help="task token, e.g. <asr> or <st_eng>")
-    group.add_argument("--bandwidth", choices=["wb", "nb"],
-                       help="bandwidth of every utterance when the data has no utt2bw")
+    group.add_argument("--bandwidth", choices=["wb", "nb", "auto"],
+                       help="route every utterance as wb or nb, or auto: by rate (<= 8 kHz: "
+                       "nb) or detection from the signal; instead of the data's utt2bw, whose "
+                       "disagreements with auto are listed in <output_dir>/bw_disagree")
+    group.add_argument("--fs", type=int, help="sampling rate of the input audio, when not the "
+                       "model's (resampled to it)")
     group.add_argument("--swap_routes", choices=list(SWAPS), default="none",
                        help="routing ablation: send the S-MoE encoder and/or decoder to the "
                        "other expert")
