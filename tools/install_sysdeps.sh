@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the embedded corpus (egs2/mini_es_en) is built from: espeak-ng speaks,
-# Apertium translates, fortunes-es supplies the Spanish sentences. Installs what is missing.
+# Apertium translates, fortunes-es supplies the Spanish sentences, sox (with its codec formats:
+# G.711, GSM, AMR-NB) makes the telephone channel. Installs what is missing.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,8 @@ command -v apertium >/dev/null || missing+=(apertium)
 [ -d /usr/share/apertium/modes ] && ls /usr/share/apertium/modes/spa-eng.mode >/dev/null 2>&1 \
     || missing+=(apertium-eng-spa)
 ls /usr/share/games/fortunes/es/*.u8 >/dev/null 2>&1 || missing+=(fortunes-es)
+command -v sox >/dev/null || missing+=(sox)
+sox -h 2>/dev/null | grep -q "amr-nb" || missing+=(libsox-fmt-all)
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "system packages: all present"
