@@ -21,7 +21,7 @@ import hashlib
 import random
 import subprocess
 from dataclasses import dataclass
-from typing import List
+from typing import List, Sequence
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from espnet_smoe.bandwidth import NB_RATE, WB_RATE
 CODECS = ("ulaw", "alaw", "gsm", "amr-nb")
 AMR_KBPS = (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2)  # sox -C <mode>: index in this list
 NOISES = ("white", "pink", "brown")
-# how sox writes (and reads back) each codec's stream
+# sox's type of each codec's stream
 _CODEC_TYPE = {"ulaw": ["-t", "ul"], "alaw": ["-t", "al"], "gsm": ["-t", "gsm"],
                "amr-nb": ["-t", "amr-nb"]}
 
@@ -73,10 +73,13 @@ class Channel:
         return ["sinc", f"{self.low_hz}-{self.high_hz}", "equalizer", str(self.eq_hz), "1q",
                 str(self.eq_db), "gain", "-n", str(self.peak_db)]
 
-    def codec_args(self, write: bool) -> List[str]:
-        """sox's options for the coded stream: to write it (the AMR mode), or to read it."""
-        mode = ["-C", str(self.amr_mode)] if write and self.codec == "amr-nb" else []
-        return [*_CODEC_TYPE[self.codec], *mode, "-r", str(NB_RATE), "-c", "1"]
+    def stream(self) -> List[str]:
+        """sox's options for the coded stream (its type and rate)."""
+        return [*_CODEC_TYPE[self.codec], "-r", str(NB_RATE)]
+
+    def write_options(self) -> List[str]:
+        """sox's options for writing the stream: AMR-NB's bitrate mode."""
+        return ["-C", str(self.amr_mode)] if self.codec == "amr-nb" else []
 
 
 def noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -98,10 +101,19 @@ def telephone(wav: torch.Tensor, fs: int, channel: Channel, seed: int, utt: str)
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(f"{seed}/{utt}".encode()).digest()[:8]))
     power = max(float(np.mean(nb.astype(np.float64) ** 2)), 1e-12)
     nb = nb + noise(channel.noise, len(nb), rng) * np.sqrt(power / 10 ** (channel.snr_db / 10))
-    coded = _sox([*raw, str(NB_RATE), "-", *channel.codec_args(True), "-", *channel.effects()],
-                 _f32(nb))
-    decoded = _sox([*channel.codec_args(False), "-", *raw, str(WB_RATE), "-"], coded)
-    return torch.from_numpy(np.frombuffer(decoded, dtype="<f4").copy())
+    return through_sox(torch.from_numpy(nb), NB_RATE, channel.stream(), channel.effects(),
+                       channel.write_options())
+
+
+def through_sox(wav: torch.Tensor, rate: int, stream: List[str], effects: Sequence[str] = (),
+                write: Sequence[str] = ()) -> torch.Tensor:
+    """(T,) float audio at ``rate`` written by sox as ``stream`` (``-t <type>``, optionally
+    ``-r <rate>``; ``write``: options for writing only, such as AMR-NB's ``-C <mode>``) through
+    ``effects``, then read back by sox at 16 kHz: a codec's round trip, as a call makes it."""
+    raw = ["-t", "f32", "-c", "1", "-r"]
+    fmt = [*stream, "-c", "1"] + ([] if "-r" in stream else ["-r", str(rate)])
+    coded = _sox([*raw, str(rate), "-", *fmt, *write, "-", *effects], _f32(wav.numpy()))
+    return torch.from_numpy(np.frombuffer(_sox([*fmt, "-", *raw, str(WB_RATE), "-"], coded), "<f4").copy())
 
 
 def _f32(samples: np.ndarray) -> bytes:

@@ -49,8 +49,7 @@ train_set=train
 valid_set=dev
 test_sets=test
 # Data
-train_bw_mode=split          # split: each utterance NB or WB; both: each in NB and WB;
-                             # native: real recordings in their own bandwidth (--bw_labels)
+train_bw_mode=split          # split: each utterance NB or WB | both: in NB and WB | native: real recordings in their own bandwidth (--bw_labels)
 nb_channel=telephone         # simulated NB: telephone (band, codecs, noise) | lowpass
 mulaw=false                  # lowpass channel: G.711 mu-law code the NB audio
 bw_labels=utt2bw             # native mode: bandwidth from utt2bw | rate (<= 8 kHz: NB) | detect

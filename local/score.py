@@ -81,12 +81,14 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = 
     timing = decode / test_set / task / "timing.json"
     too_short = read_table(decode / test_set / task / "too_short") if (
         decode / test_set / task / "too_short").is_file() else None
+    rerouted = count_lines(decode / test_set / task / "bw_disagree")
     rows, signatures = [], None
     for bw in sorted(set(labels.values()), key=lambda b: (b != "wb", b)):
         keys = sorted(k for k in refs if labels[k] == bw)
         row = {"test_set": test_set, "task": task, "bandwidth": bw, "routes": routes,
                "utterances": len(keys), "skipped": count_lines(dump / test_set / "skipped"),
                "too_short": None if too_short is None else sum(k in too_short for k in keys),
+               "bw_disagree": rerouted,
                "rtf": json.loads(timing.read_text())["rtf"] if timing.is_file() else None}
         row.update(scores(task, [refs[k] for k in keys], [hyps[k] for k in keys]))
         signatures = row.pop("signatures", None)
@@ -115,12 +117,16 @@ def data_notes(rows) -> list:
     sets = {}
     for r in rows:
         if r["routes"] == "trained":
-            skipped, short = sets.get((r["test_set"], r["task"]), (r["skipped"] or 0, 0))
-            sets[(r["test_set"], r["task"])] = skipped, short + (r["too_short"] or 0)
+            key = (r["test_set"], r["task"])
+            skipped, short, rerouted = sets.get(key, (r["skipped"] or 0, 0, r["bw_disagree"]))
+            sets[key] = skipped, short + (r["too_short"] or 0), rerouted
     notes = [f"- {test_set} {task}: {skipped} utterances left out at data preparation (unusable "
              f"audio, listed in `{test_set}/skipped`, not scored); {short} too short to decode "
-             f"(empty hypotheses, listed in `too_short`, scored)."
-             for (test_set, task), (skipped, short) in sets.items() if skipped or short]
+             f"(empty hypotheses, listed in `too_short`, scored)"
+             + ("" if rerouted is None else f"; {rerouted} routed (`--bandwidth`) otherwise than "
+                "their utt2bw says (listed in `bw_disagree`)") + "."
+             for (test_set, task), (skipped, short, rerouted) in sets.items()
+             if skipped or short or rerouted is not None]
     return ["", "Data:", *notes] if notes else []
 
 

@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 
 from espnet_smoe.bandwidth import bandwidth_id, detect, read_utt2bw, to_narrowband, to_wideband
-from espnet_smoe.telephone import Channel, telephone
+from espnet_smoe.telephone import Channel, telephone, through_sox
 
 
 def energy_above(wav: torch.Tensor, hz: float, rate: int = 16000) -> float:
@@ -66,18 +66,6 @@ def espeak(text: str, voice: str) -> tuple:
     return torch.from_numpy(wav), rate
 
 
-def sox(wav: torch.Tensor, rate: int, stream: list, effects: list = (), amr_mode: str = None):
-    """``wav`` written by sox as ``stream`` (type, rate) through ``effects``, read back at 16 kHz."""
-    raw = ["-t", "f32", "-c", "1", "-r"]
-    fmt = [*stream, "-c", "1"] + ([] if "-r" in stream else ["-r", str(rate)])
-    mode = ["-C", amr_mode] if amr_mode else []
-    coded = subprocess.run(["sox", "-D", *raw, str(rate), "-", *fmt, *mode, "-", *effects],
-                           input=wav.numpy().tobytes(), capture_output=True, check=True).stdout
-    back = subprocess.run(["sox", "-D", *fmt, "-", *raw, "16000", "-"], input=coded,
-                          capture_output=True, check=True).stdout
-    return torch.from_numpy(np.frombuffer(back, "<f4").copy())
-
-
 def test_detect_on_synthetic_signals():
     noise = 0.1 * torch.randn(16000, generator=torch.Generator().manual_seed(0))
     assert detect(noise, 16000) == "wb"
@@ -94,9 +82,9 @@ def test_detect_on_speech_through_codecs(voice):
     wav, rate = espeak("Al que madruga, Dios le ayuda; más vale pájaro en mano.", voice)
     assert detect(wav, rate) == "wb"
     assert detect(to_wideband(wav, rate), 16000) == "wb"
-    assert detect(sox(wav, rate, ["-t", "f32"], ["treble", "-12", "3000"]), 16000) == "wb"
+    assert detect(through_sox(wav, rate, ["-t", "f32"], ["treble", "-12", "3000"]), 16000) == "wb"
     assert detect(to_narrowband(wav, rate), 16000) == "nb"
     for utt in ("a", "b", "c", "d"):
         assert detect(telephone(wav, rate, Channel.draw(1, utt), 1, utt), 16000) == "nb", utt
-    assert detect(sox(wav, rate, ["-t", "ul", "-r", "8000"]), 16000) == "nb"
-    assert detect(sox(wav, rate, ["-t", "amr-nb", "-r", "8000"], amr_mode="0"), 16000) == "nb"
+    assert detect(through_sox(wav, rate, ["-t", "ul", "-r", "8000"]), 16000) == "nb"
+    assert detect(through_sox(wav, rate, ["-t", "amr-nb", "-r", "8000"], write=["-C", "0"]), 16000) == "nb"
