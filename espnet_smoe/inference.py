@@ -54,7 +54,8 @@ class Speech2Text:
 
     Example:
         >>> s2t = Speech2Text("exp/s2t/config.yaml", "exp/s2t/valid.acc.ave.pth")
-        >>> text, *_ = s2t(wav, lang_sym="<spa>", task_sym="<st_eng>", bandwidth="nb")[0]
+        >>> best = s2t(wav, fs=8000, lang_sym="<spa>", task_sym="<st_eng>")[0]
+        >>> text, tokens, token_ids, text_nospecial, hyp = best  # best.bandwidth == "nb"
 
     Args:
         s2t_train_config: The ``config.yaml`` written by training.
