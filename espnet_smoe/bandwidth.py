@@ -15,6 +15,7 @@ with real content above 5 kHz is ``wb``, including in-between rates (11.025 kHz 
 is ``nb`` by its rate; silence, or too little audio to judge, is ``wb``.
 """
 
+import hashlib
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -37,6 +38,22 @@ def bandwidth_id(label: str, where: str = "") -> int:
             f"unknown bandwidth label '{label}'{' ' + where if where else ''}; "
             f"expected one of {BANDWIDTHS}"
         ) from None
+
+
+def mislabelled(key: str, p: float, seed: int = 0) -> bool:
+    """Is ``key`` among the fraction ``p`` of utterances whose bandwidth label a label-noise
+    experiment flips? Decided by a hash of ``seed`` and ``key``: the same utterances at every
+    epoch, in every job and batch, and those flipped at ``p`` are among those flipped at any
+    larger ``p`` (so the curves over ``p`` are nested)."""
+    if p <= 0:
+        return False
+    digest = hashlib.sha256(f"{seed}/{key}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < p
+
+
+def other_bandwidth(label: str) -> str:
+    """The label a flip gives: ``wb`` <-> ``nb``."""
+    return BANDWIDTHS[1 - bandwidth_id(label)]
 
 
 def read_utt2bw(path: Union[str, Path]) -> Dict[str, int]:

@@ -17,6 +17,7 @@ target language adds one ``<st_l>`` token; a new task adds one task token; the d
 CTC always learns the source transcript (``text.ctc``), whatever the task.
 """
 
+import re
 from typing import Dict, List, Sequence, Tuple
 
 ASR = "asr"
@@ -64,3 +65,9 @@ def examples(
         (f"{utt}_{task}", task, f"{lang_token(src_lang)}{task_token(task)}{text}")
         for task, text in targets.items()
     ]
+
+
+def utterance_id(example_id: str) -> str:
+    """The utterance of a multitask example id (``<utt>_asr``, ``<utt>_st_eng``: see
+    :func:`examples`): its tasks share one recording, so one bandwidth label."""
+    return re.sub(r"_(asr|st_[a-z]{3})$", "", example_id)

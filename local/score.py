@@ -123,8 +123,8 @@ def data_notes(rows) -> list:
     notes = [f"- {test_set} {task}: {skipped} utterances left out at data preparation (unusable "
              f"audio, listed in `{test_set}/skipped`, not scored); {short} too short to decode "
              f"(empty hypotheses, listed in `too_short`, scored)"
-             + ("" if rerouted is None else f"; {rerouted} routed (`--bandwidth`) otherwise than "
-                "their utt2bw says (listed in `bw_disagree`)") + "."
+             + ("" if rerouted is None else f"; {rerouted} routed otherwise than their utt2bw "
+                "says (`--bandwidth`, `--bw_flip`; listed in `bw_disagree`)") + "."
              for (test_set, task), (skipped, short, rerouted) in sets.items()
              if skipped or short or rerouted is not None]
     return ["", "Data:", *notes] if notes else []

@@ -88,3 +88,17 @@ def test_detect_on_speech_through_codecs(voice):
         assert detect(telephone(wav, rate, Channel.draw(1, utt), 1, utt), 16000) == "nb", utt
     assert detect(through_sox(wav, rate, ["-t", "ul", "-r", "8000"]), 16000) == "nb"
     assert detect(through_sox(wav, rate, ["-t", "amr-nb", "-r", "8000"], write=["-C", "0"]), 16000) == "nb"
+
+
+def test_label_noise_flips_a_nested_deterministic_fraction():
+    from espnet_smoe.bandwidth import mislabelled, other_bandwidth
+
+    keys = [f"spk{i % 7}-utt{i}" for i in range(10000)]
+    flipped = {p: {k for k in keys if mislabelled(k, p, seed=3)} for p in (0.0, 0.1, 0.25, 0.5, 1.0)}
+    assert not flipped[0.0] and flipped[1.0] == set(keys)
+    for p in (0.1, 0.25, 0.5):
+        assert abs(len(flipped[p]) / len(keys) - p) < 0.02
+    assert flipped[0.1] <= flipped[0.25] <= flipped[0.5]
+    assert flipped[0.25] == {k for k in keys if mislabelled(k, 0.25, seed=3)}
+    assert flipped[0.25] != {k for k in keys if mislabelled(k, 0.25, seed=4)}
+    assert (other_bandwidth("wb"), other_bandwidth("NB")) == ("nb", "wb")

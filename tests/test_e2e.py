@@ -159,3 +159,20 @@ def test_count_params_reports_total_and_active_routes(trained):
     expert = 2 * d * ffn + ffn + d
     for n in counts["active"].values():
         assert n == counts["total"] - counts["ctc"] - n_ffns * expert
+
+
+def test_inference_cli_routes_by_detection_or_flipped_labels_and_records_it(trained):
+    root, corpus = trained
+    common = ["espnet_smoe.bin.s2t_inference", "--s2t_train_config", str(root / "exp/config.yaml"),
+              "--s2t_model_file", str(root / "exp/valid.loss.best.pth"),
+              "--data_path_and_name_and_type", f"{corpus['data'] / 'wav.scp'},speech,sound",
+              "--data_path_and_name_and_type", f"{corpus['data'] / 'utt2bw'},bandwidth,text",
+              "--lang_sym", "spa", "--task_sym", "asr", "--beam_size", "1", "--maxlenratio", "0.3"]
+    labels = dict(line.split() for line in (corpus["data"] / "utt2bw").read_text().splitlines())
+    run(*common, "--bw_flip", "1.0", "--output_dir", str(root / "flipped"), cwd=root)
+    routed = dict(line.split(maxsplit=1) for line in (root / "flipped/bandwidth").read_text().splitlines())
+    assert routed == {k: f"{'nb' if v == 'wb' else 'wb'} utt2bw+flipped" for k, v in labels.items()}
+    assert len((root / "flipped/bw_disagree").read_text().splitlines()) == len(labels)
+    run(*common, "--bandwidth", "auto", "--output_dir", str(root / "auto"), cwd=root)
+    routed = dict(line.split(maxsplit=1) for line in (root / "auto/bandwidth").read_text().splitlines())
+    assert set(routed) == set(labels) and all(v.endswith(" detected") for v in routed.values())

@@ -107,3 +107,23 @@ def test_unknown_bandwidth_label_names_utterance_and_value(preprocessor):
     pre, _ = preprocessor
     with pytest.raises(ValueError, match=r"'xb'.*'spk-7_asr'|'spk-7_asr'.*'xb'"):
         pre("spk-7_asr", {"bandwidth": "xb"})
+
+
+def test_training_label_noise_flips_whole_utterances_in_training_only():
+    """--preprocessor_conf bandwidth_flip=p: a fraction p of the training utterances carry the
+    other bandwidth's label, for both of their tasks, every epoch; validation and decoding
+    keep the labels."""
+    from espnet_smoe.multitask import utterance_id
+    from espnet_smoe.preprocessor import SMoES2TPreprocessor
+
+    assert utterance_id("spk1-u7-nb_st_eng") == utterance_id("spk1-u7-nb_asr") == "spk1-u7-nb"
+    noisy = SMoES2TPreprocessor(train=True, bandwidth_flip=0.5, bandwidth_flip_seed=1)
+    clean = SMoES2TPreprocessor(train=False, bandwidth_flip=0.5, bandwidth_flip_seed=1)
+    ids = {}
+    for i in range(200):
+        for task in ("asr", "st_eng"):
+            uid = f"spk-u{i}-wb_{task}"
+            ids.setdefault(i, set()).add(int(noisy(uid, {"bandwidth": "wb"})["bandwidth"][0]))
+            assert int(clean(uid, {"bandwidth": "wb"})["bandwidth"][0]) == 0
+    assert all(len(labels) == 1 for labels in ids.values())  # both tasks alike
+    assert 60 < sum(labels == {1} for labels in ids.values()) < 140

@@ -38,7 +38,7 @@ from espnet2.utils import config_argparse
 from espnet2.utils.types import str2triple_str, str_or_none
 from tqdm import tqdm
 
-from espnet_smoe.bandwidth import BANDWIDTHS, bandwidth_id
+from espnet_smoe.bandwidth import BANDWIDTHS, bandwidth_id, mislabelled, other_bandwidth
 from espnet_smoe.inference import SWAPS, Speech2Text
 from espnet_smoe.waveform import resample
 from espnet_smoe.tasks import SMoES2TTask
@@ -110,9 +110,9 @@ def inference(args: argparse.Namespace):
 
 def routes(s2t: Speech2Text, args, keys, rows, fs: int, labelled, writer) -> list:
     """Each utterance's bandwidth label (or None: not routed): ``--bandwidth wb|nb`` for all,
-    ``auto`` by rate or detection, else the data's ``utt2bw``. Written to ``<output_dir>/
-    bandwidth`` (``<utt> <label> <how>``); with ``auto`` and ``utt2bw``, the utterances on which
-    they differ to ``bw_disagree``."""
+    ``auto`` by rate or detection, else the data's ``utt2bw``; then ``--bw_flip`` of them
+    flipped. Written to ``<output_dir>/bandwidth`` (``<utt> <label> <how>``); the utterances
+    routed otherwise than the data's ``utt2bw`` says to ``bw_disagree``."""
     given = None if labelled is None else [BANDWIDTHS[int(i)] for i in labelled.view(-1)]
     if given is not None and args.bandwidth is not None:
         logging.warning(f"the data's utt2bw is not used: --bandwidth {args.bandwidth} routes {keys}")
@@ -120,11 +120,14 @@ def routes(s2t: Speech2Text, args, keys, rows, fs: int, labelled, writer) -> lis
         picked = [(label, "utt2bw") for label in given]
     else:
         picked = [s2t.pick_bandwidth(row, fs, args.bandwidth) for row in rows]
+    picked = [(other_bandwidth(label), f"{how}+flipped")
+              if label is not None and mislabelled(key, args.bw_flip, args.bw_flip_seed)
+              else (label, how) for key, (label, how) in zip(keys, picked)]
     for b, (key, (label, how)) in enumerate(zip(keys, picked)):
         if label is not None:
             writer["bandwidth"][key] = f"{label} {how}"
-        if given is not None and args.bandwidth is not None and label != given[b]:
-            writer["bw_disagree"][key] = f"{args.bandwidth}={label} utt2bw={given[b]}"
+        if given is not None and label != given[b]:
+            writer["bw_disagree"][key] = f"{how}={label} utt2bw={given[b]}"
     return [label for label, _ in picked]
 
 
@@ -206,6 +209,10 @@ def get_parser() -> argparse.ArgumentParser:
                        help="route every utterance as wb or nb, or auto: by rate (<= 8 kHz: "
                        "nb) or detection from the signal; instead of the data's utt2bw, whose "
                        "disagreements with auto are listed in <output_dir>/bw_disagree")
+    group.add_argument("--bw_flip", type=float, default=0.0,
+                       help="label-noise experiments: flip the bandwidth route of this fraction "
+                       "of the utterances (by a hash of --bw_flip_seed and the utterance id)")
+    group.add_argument("--bw_flip_seed", type=int, default=0)
     group.add_argument("--fs", type=int, help="sampling rate of the input audio, when not the "
                        "model's (resampled to it)")
     group.add_argument("--swap_routes", choices=list(SWAPS), default="none",
