@@ -9,7 +9,7 @@ container rate it was upsampled to, has (next to) nothing above 4 kHz, while wid
 has fricatives there. It compares, per speech frame, the strongest 250 Hz band of 5.0-7.5 kHz
 with the strongest of 0.25-3.5 kHz and takes the 99th percentile over frames (the most
 fricative-like ones): narrowband stays below -44 dB even through leaky resamplers, wideband
-speech above -23 dB even behind a 12 dB treble cut (README, *Bandwidth detection*). So audio
+speech above -23 dB even behind a 12 dB treble cut (README, *Bandwidth*). So audio
 with real content above 5 kHz is ``wb``, including in-between rates (11.025 kHz audio reaches
 5.5 kHz: the WB expert has seen such content, the NB expert never has); audio at 8 kHz or below
 is ``nb`` by its rate; silence, or too little audio to judge, is ``wb``.
