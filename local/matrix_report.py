@@ -9,11 +9,13 @@ learned gates) and writes ``exp/matrix/RESULTS.md``, ``results.json`` and ``matr
    relative change against ``base`` (WER: relative reduction, BLEU: relative gain, both in %,
    positive = better), total and active parameters, decoding real-time factor, training time;
    then CER and chrF the same way, the finer measures for models far from converged.
-2. The routing ablation: the same scores with an S-MoE stack sent to the wrong expert.
-3. The learned gates' expert usage: do they find the bandwidth / task split by themselves?
+2. Significance against ``base``: each difference with its paired-bootstrap p-value over the
+   test utterances, seeds pooled (local/significance.py).
+3. The routing ablation: the same scores with an S-MoE stack sent to the wrong expert.
+4. The learned gates' expert usage: do they find the bandwidth / task split by themselves?
 
 Usage:
-    python local/matrix_report.py --exp exp/matrix --conf conf/mini \
+    python local/matrix_report.py --exp exp/matrix --conf conf/mini --dump dump/raw \
         --variants base dec_ffnx2 dec_smoe encdec_smoe learned_moe --seeds 1
 """
 
@@ -27,6 +29,9 @@ from typing import Dict, List, Optional
 import torch
 
 from espnet_smoe.bin.count_params import build_model, count
+from espnet_smoe.datadir import read_table
+from score import UNITS  # local/, beside this script
+from significance import paired_corpus_metric, paired_error_rate
 
 PAPER = [("wer", "nb"), ("wer", "wb"), ("bleu", "nb"), ("bleu", "wb")]  # the paper's tables
 FINER = [("cer", "nb"), ("cer", "wb"), ("chrf", "nb"), ("chrf", "wb")]
@@ -43,6 +48,8 @@ def get_args():
     parser.add_argument("--variants", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", required=True)
     parser.add_argument("--baseline", default="base")
+    parser.add_argument("--dump", type=Path, default=Path("dump/raw"),
+                        help="the test sets' data dirs (references, utt2bw)")
     return parser.parse_args()
 
 
@@ -77,7 +84,8 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
         if not (run / "results.json").is_file():
             sys.exit(f"{run}/results.json is missing: run the matrix's stages 7-9 for {variant}")
         rows = json.loads((run / "results.json").read_text())["results"]
-        runs.append({"seed": seed, "rows": rows, "dir": run, "train_seconds": train_seconds(run)})
+        runs.append({"seed": seed, "rows": rows, "dir": run, "train_seconds": train_seconds(run),
+                     "decode_dir": Path(json.loads((run / "results.json").read_text())["decode_dir"])})
     per_seed = [scores(r["rows"], "trained") for r in runs]
     result = {"per_seed": [{"seed": r["seed"], "train_seconds": round(r["train_seconds"], 1), **s}
                            for r, s in zip(runs, per_seed)],
@@ -97,7 +105,43 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
     active = list(counts["active"].values())
     result["params"] = {"total": counts["total"], "ctc": counts["ctc"],
                         "active_min": min(active), "active_max": max(active)}
+    result["runs"] = runs
     return result
+
+
+def pooled(runs: List[Dict], dump: Path, metric: str, bw: str):
+    """References and hypotheses of every test set in bandwidth ``bw`` for ``metric``'s task,
+    every seed's concatenated in seed order."""
+    refs, hyps = [], []
+    for run in runs:
+        for row in run["rows"]:
+            task = row["task"]
+            if row["routes"] != "trained" or row["bandwidth"] != bw or (task == "asr") != (metric in UNITS):
+                continue
+            ref = read_table(dump / row["test_set"] / ("text" if task == "asr" else f"text.{task[3:]}"))
+            hyp = read_table(run["decode_dir"] / row["test_set"] / task / "1best_recog" / "text_nospecial")
+            labels = read_table(dump / row["test_set"] / "utt2bw")
+            keys = sorted(k for k in ref if labels[k] == bw)
+            refs += [ref[k] for k in keys]
+            hyps += [hyp[k] for k in keys]
+    return refs, hyps
+
+
+def significance(results: Dict, baseline: str, dump: Path):
+    """Each variant's difference from the baseline and its p-value, per metric and bandwidth."""
+    base_runs = results[baseline]["runs"]
+    for variant, res in results.items():
+        if variant == baseline:
+            continue
+        res["significance"] = {}
+        for metric, bw in METRICS:
+            refs, base = pooled(base_runs, dump, metric, bw)
+            _, hyps = pooled(res["runs"], dump, metric, bw)
+            if not refs or len(hyps) != len(base):
+                continue
+            res["significance"][f"{metric}_{bw}"] = (
+                paired_error_rate(refs, base, hyps, UNITS[metric]) if metric in UNITS
+                else paired_corpus_metric(refs, base, hyps, metric))
 
 
 def relative(results: Dict, baseline: str):
@@ -168,9 +212,22 @@ def markdown(results: Dict, args) -> str:
                   "|---|" + "---:|" * 8, *score_rows(results, FINER, args.baseline),
                   "", "CER: character error rate in %, lower is better; chrF: sacrebleu's character "
                   "n-gram F-score, higher is better. Δ as above.", ""]
+    tested = {v: r for v, r in results.items() if r.get("significance")}
+    if tested:
+        sig_keys = [k for k in keys if any(k in r["significance"] for r in tested.values())]
+        lines += [f"## 2. Against {NAMES.get(args.baseline, args.baseline)}: difference (p-value)", "",
+                  "| variant | " + " | ".join(f"Δ{h}" for h, k in zip(heads, keys) if k in sig_keys) + " |",
+                  "|---|" + "---:|" * len(sig_keys)]
+        for v, res in tested.items():
+            cells = [f"{res['significance'][k]['delta']:+.2f} ({res['significance'][k]['p_value']:.3f})"
+                     if k in res["significance"] else "—" for k in sig_keys]
+            lines.append(f"| {NAMES.get(v, v)} | " + " | ".join(cells) + " |")
+        lines += ["", "Absolute difference variant − baseline over the pooled seeds; in brackets the "
+                  "two-sided p-value of a paired bootstrap over test utterances (1,000 resamples; "
+                  "BLEU and chrF: sacrebleu's). p < 0.05: unlikely to be chance.", ""]
     ablated = {v: r for v, r in results.items() if r["ablation"]}
     if ablated:
-        lines += ["## 2. Routing ablation: the S-MoE route deliberately wrong", "",
+        lines += ["## 3. Routing ablation: the S-MoE route deliberately wrong", "",
                   "| variant | routes | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * len(heads)]
         for v, res in ablated.items():
             lines.append(f"| {NAMES.get(v, v)} | as trained | "
@@ -185,7 +242,7 @@ def markdown(results: Dict, args) -> str:
         usage = res.get("expert_usage")
         if not usage:
             continue
-        lines += [f"## 3. Expert usage of the learned gates ({NAMES.get(v, v)}, seed {usage['seed']})",
+        lines += [f"## 4. Expert usage of the learned gates ({NAMES.get(v, v)}, seed {usage['seed']})",
                   "", "| stack | group | share of tokens per expert (mean over layers) |", "|---|---|---|"]
         for stack in ("encoder", "decoder"):
             for group, layers in usage[stack].items():
@@ -234,6 +291,9 @@ def main():
         sys.exit(f"the baseline '{args.baseline}' is not among the variants {args.variants}")
     results = {v: collect(args.exp, v, args.seeds) for v in args.variants}
     relative(results, args.baseline)
+    significance(results, args.baseline, args.dump)
+    for res in results.values():
+        del res["runs"]  # paths and per-utterance rows: not for results.json
     args.exp.mkdir(parents=True, exist_ok=True)
     (args.exp / "RESULTS.md").write_text(markdown(results, args), encoding="utf-8")
     summary = {"conf": str(args.conf), "seeds": args.seeds, "baseline": args.baseline,

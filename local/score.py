@@ -53,13 +53,20 @@ def error_rate(refs, hyps, unit) -> float:
     return 100.0 * errors / max(1, sum(len(r) for r, _ in pairs))
 
 
+def characters(text: str) -> list:
+    """Characters of the normalised words, a space counting as one between words."""
+    return list(" ".join(normalize(text)))
+
+
+UNITS = {"wer": normalize, "cer": characters}  # what each error rate counts
+
+
 def wer(refs, hyps) -> float:
-    return error_rate(refs, hyps, normalize)
+    return error_rate(refs, hyps, UNITS["wer"])
 
 
 def cer(refs, hyps) -> float:
-    """Characters of the normalised words, a space counting as one between words."""
-    return error_rate(refs, hyps, lambda text: list(" ".join(normalize(text))))
+    return error_rate(refs, hyps, UNITS["cer"])
 
 
 def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = "trained"):

@@ -261,8 +261,13 @@ def test_matrix_compares_variants_in_one_report(matrix_run):
     # S-MoE: more parameters in total, the same active count as Base
     assert encdec["params"]["total"] > variants["base"]["params"]["total"]
     assert encdec["params"]["active_max"] == variants["base"]["params"]["active_max"]
+    for name in ("encdec_smoe", "learned_moe"):  # each difference from Base with its p-value
+        tested = variants[name]["significance"]
+        assert set(tested) == set(encdec["scores"]) and all(0 < t["p_value"] <= 1 for t in tested.values())
+    assert "significance" not in variants["base"]
     report = (matrix_run / "RESULTS.md").read_text()
     assert "| EncDecS-MoE |" in report and "Routing ablation" in report and "Expert usage" in report
+    assert "## 2. Against Base (hard sharing): difference (p-value)" in report
     assert "| variant | CER NB | CER WB | chrF NB | chrF WB |" in report
     assert (matrix_run / "matrix.png").stat().st_size > 0
 

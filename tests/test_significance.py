@@ -1,0 +1,40 @@
+"""Paired bootstrap tests of a variant against the baseline (local/significance.py)."""
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "local"))
+from score import UNITS, cer, wer  # noqa: E402
+from significance import paired_corpus_metric, paired_error_rate  # noqa: E402
+
+WORDS = "el gato come pescado la casa es grande me gusta la música".split()
+
+
+def systems(error_rates, n=150, seed=0):
+    """References and one hypothesis list per word error probability."""
+    rng = random.Random(seed)
+    refs = [" ".join(rng.choices(WORDS, k=8)) for _ in range(n)]
+    return refs, [[" ".join(w if rng.random() > p else "perro" for w in r.split()) for r in refs]
+                  for p in error_rates]
+
+
+def test_the_difference_is_the_scores_difference_and_chance_is_told_apart():
+    refs, (base, better, alike) = systems([0.3, 0.15, 0.3])
+    for metric, score in (("wer", wer), ("cer", cer)):
+        found = paired_error_rate(refs, base, better, UNITS[metric])
+        assert found["delta"] == pytest.approx(score(refs, better) - score(refs, base), abs=0.01)
+        assert found["p_value"] < 0.01
+        assert paired_error_rate(refs, base, alike, UNITS[metric])["p_value"] > 0.05
+    assert paired_error_rate(refs, base, base, UNITS["wer"]) == {"delta": 0.0, "p_value": 1.0}
+
+
+def test_bleu_and_chrf_use_sacrebleus_paired_bootstrap():
+    refs, (base, better, alike) = systems([0.4, 0.1, 0.4])
+    for metric in ("bleu", "chrf"):
+        found = paired_corpus_metric(refs, base, better, metric)
+        assert found["delta"] > 0 and found["p_value"] < 0.01
+        assert paired_corpus_metric(refs, base, alike, metric)["p_value"] > 0.05
+    assert paired_corpus_metric(refs, base, better, "bleu") == paired_corpus_metric(refs, base, better, "bleu")
