@@ -8,7 +8,8 @@ resampling over test utterances (Koehn, 2004), both systems scored on the same r
   ``test_type="bs"``, its fixed seed), which recomputes corpus-level statistics per resample.
 
 Both report sacrebleu's p-value: the observed difference against the resampled differences
-shifted to zero mean (the null hypothesis of no difference), two-sided, (count + 1) / (n + 1).
+shifted to zero mean (the null hypothesis of no difference), two-sided, (count + 1) / (n + 1);
+where both systems score exactly the same (e.g. BLEU 0 and 0) it is 1.
 Several seeds are pooled: the hypothesis lists of every seed are concatenated (seed s of the
 variant paired with seed s of the baseline), so a resample draws utterance-and-seed pairs.
 
@@ -52,8 +53,9 @@ def paired_corpus_metric(refs: Sequence[str], base: Sequence[str], variant: Sequ
                       references=None, test_type="bs", n_samples=samples)
     _, results = test()
     base_result, variant_result = next(v for k, v in results.items() if k != "System")
-    return {"delta": round(variant_result.score - base_result.score, 2),
-            "p_value": round(float(variant_result.p_value), 4)}
+    delta = variant_result.score - base_result.score
+    # equal scores: no difference to test (sacrebleu's strict count would give 1 / (n + 1))
+    return {"delta": round(delta, 2), "p_value": round(float(variant_result.p_value), 4) if delta else 1.0}
 
 
 def _p_value(observed: float, deltas: np.ndarray) -> float:

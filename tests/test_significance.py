@@ -38,3 +38,4 @@ def test_bleu_and_chrf_use_sacrebleus_paired_bootstrap():
         assert found["delta"] > 0 and found["p_value"] < 0.01
         assert paired_corpus_metric(refs, base, alike, metric)["p_value"] > 0.05
     assert paired_corpus_metric(refs, base, better, "bleu") == paired_corpus_metric(refs, base, better, "bleu")
+    assert paired_corpus_metric(refs, base, base, "bleu") == {"delta": 0.0, "p_value": 1.0}
