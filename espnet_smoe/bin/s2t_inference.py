@@ -86,6 +86,7 @@ def inference(args: argparse.Namespace):
         total=total, desc=args.output_dir, mininterval=5
     ) as bar:
         for keys, batch in loader:
+            start = time.perf_counter()  # routing (detection, resampling) counted as decoding
             rows = [batch["speech"][b, :n] for b, n in enumerate(batch["speech_lengths"].tolist())]
             labels = routes(s2t, args, keys, rows, fs, batch.get("bandwidth"), writer)
             rows = [resample(row, fs, s2t.fs) for row in rows]
@@ -98,7 +99,6 @@ def inference(args: argparse.Namespace):
                                 f"{s2t.min_samples} the model needs: empty hypothesis")
                 writer["too_short"][key] = str(row.numel())
                 write_nbest(writer, key, [EMPTY])
-            start = time.perf_counter()
             if keep:
                 for key, nbest in zip([k for k, _, _ in keep], decode(s2t, keep, prefix)):
                     write_nbest(writer, key, nbest)
