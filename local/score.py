@@ -10,7 +10,8 @@ ablation's decodes (``<decode_dir>_swap_<stack>``) are scored too, as rows whose
 which stack was sent to the wrong expert. A hypothesis missing for any reference utterance, or one
 for an utterance without a reference, is an error, never skipped. RESULTS.md also counts, per test
 set, the utterances stage 2 left out (``<dump>/<set>/skipped``: unusable audio, not scored) and
-those too short to decode (``too_short`` of stage 8: empty hypotheses, scored as such).
+those too short to decode (``too_short`` of stage 8: empty hypotheses, scored as such). A test
+set made by the telephone channel is also scored per codec and per noise level (``utt2channel``).
 
 Usage:
     python local/score.py --decode_dir exp/s2t/decode_beam5 --dump dump/raw \
@@ -113,6 +114,54 @@ def scores(task: str, refs, hyps) -> dict:
             "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}}
 
 
+def channel_groups(channels: dict) -> dict:
+    """A telephone channel's ``utt2channel`` -> {"codec=gsm": keys, "snr<20dB": keys, ...}: the
+    simulated NB test set cut by codec and by noise (see espnet_smoe/telephone.py)."""
+    groups = {}
+    for key, made_by in channels.items():
+        fields = dict(f.split("=", 1) for f in made_by.split() if "=" in f)
+        if "codec" not in fields:
+            continue
+        snr = float(fields["noise"].split("@")[1].rstrip("dB"))
+        for group in (f"codec={fields['codec'].split('@')[0]}", "snr<20dB" if snr < 20 else "snr>=20dB"):
+            groups.setdefault(group, []).append(key)
+    return dict(sorted(groups.items()))
+
+
+def channel_rows(dump: Path, decode: Path, test_sets, tasks) -> list:
+    """Scores of the telephone-channel test sets per codec and SNR group (trained routes)."""
+    rows = []
+    for test_set in test_sets:
+        channels = dump / test_set / "utt2channel"
+        groups = channel_groups(read_table(channels)) if channels.is_file() else {}
+        for task in tasks if groups else []:
+            refs = read_table(dump / test_set / ("text" if task == "asr" else f"text.{task[3:]}"))
+            hyps = read_table(decode / test_set / task / "1best_recog" / "text_nospecial")
+            for group, keys in groups.items():
+                found = scores(task, [refs[k] for k in keys], [hyps[k] for k in keys])
+                found.pop("signatures", None)
+                rows.append({"test_set": test_set, "task": task, "group": group,
+                             "utterances": len(keys), **found})
+    return rows
+
+
+def channel_table(rows) -> list:
+    """RESULTS.md lines: the NB channel groups, transcription and translation side by side."""
+    if not rows:
+        return []
+    merged = {}
+    for r in rows:
+        merged.setdefault((r["test_set"], r["group"], r["utterances"]), {}).update(
+            {k: r[k] for k in ("wer", "cer", "bleu", "chrf") if k in r})
+    lines = ["", "By telephone channel (`utt2channel`):", "",
+             "| test set | channel | utterances | WER (%) | CER (%) | BLEU | chrF |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for (test_set, group, n), sc in merged.items():
+        cells = " | ".join(f"{sc[k]:.2f}" if k in sc else "" for k in ("wer", "cer", "bleu", "chrf"))
+        lines.append(f"| {test_set} | {group} | {n} | {cells} |")
+    return lines
+
+
 def count_lines(path: Path):
     """Entries of a report table; None when it was not written (not checked)."""
     return len(read_table(path)) if path.is_file() else None
@@ -169,9 +218,11 @@ def main():
                 set_rows, sig = score_set(args.dump, decode_dir, test_set, task, routes)
                 rows += set_rows
                 signatures = sig or signatures
+    by_channel = channel_rows(args.dump, args.decode_dir, args.test_sets, args.tasks)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "RESULTS.md").write_text(markdown(rows, signatures, args.decode_dir), encoding="utf-8")
-    result = {"decode_dir": str(args.decode_dir), "results": rows,
+    report = markdown(rows, signatures, args.decode_dir) + "\n".join(channel_table(by_channel))
+    (args.out / "RESULTS.md").write_text(report.rstrip("\n") + "\n", encoding="utf-8")
+    result = {"decode_dir": str(args.decode_dir), "results": rows, "by_channel": by_channel,
               **{f"{key}_signature": sig for key, sig in signatures.items()}}
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print((args.out / "RESULTS.md").read_text(encoding="utf-8"))

@@ -82,3 +82,15 @@ def test_utterances_routed_against_their_labels_are_counted(tmp_path):
     (row,), _ = score.score_set(dump, decode, "test_nb", "asr")
     assert row["bw_disagree"] == 1
     assert "1 routed otherwise than their utt2bw says" in score.markdown([row], {}, decode)
+
+
+def test_telephone_test_sets_are_also_scored_per_codec_and_noise(tmp_path):
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    write(dump / "test_nb/utt2channel", ["u1 codec=gsm band=300-3400 eq=1000:+1.0 peak=-3.0 noise=pink@25.0dB",
+                                          "u2 codec=amr-nb@4.75 band=300-3400 eq=900:-2.0 peak=-9.0 noise=white@12.5dB"])
+    assert score.channel_groups(score.read_table(dump / "test_nb/utt2channel")) == {
+        "codec=amr-nb": ["u2"], "codec=gsm": ["u1"], "snr<20dB": ["u2"], "snr>=20dB": ["u1"]}
+    rows = score.channel_rows(dump, decode, ["test_nb"], ["asr"])
+    assert [(r["group"], r["wer"]) for r in rows] == [
+        ("codec=amr-nb", 100.0), ("codec=gsm", 0.0), ("snr<20dB", 100.0), ("snr>=20dB", 0.0)]
+    assert "| test_nb | codec=gsm | 1 | 0.00 | 0.00 |  |  |" in score.channel_table(rows)
