@@ -8,16 +8,18 @@ Where no label says which, :func:`detect` decides from the signal: narrowband au
 container rate it was upsampled to, has (next to) nothing above 4 kHz, while wideband speech
 has fricatives there. It compares, per speech frame, the strongest 250 Hz band of 5.0-7.5 kHz
 with the strongest of 0.25-3.5 kHz and takes the 99th percentile over frames (the most
-fricative-like ones): narrowband stays below -44 dB even through leaky resamplers, wideband
-speech above -23 dB even behind a 12 dB treble cut (README, *Bandwidth*). So audio
-with real content above 5 kHz is ``wb``, including in-between rates (11.025 kHz audio reaches
-5.5 kHz: the WB expert has seen such content, the NB expert never has); audio at 8 kHz or below
-is ``nb`` by its rate; silence, or too little audio to judge, is ``wb``.
+fricative-like ones); at -30 dB or below the audio is ``nb``. An upsampler that leaves images
+(no anti-imaging filter: sample repetition, linear interpolation) fills 4-8 kHz with a mirror of
+0-4 kHz; so audio whose upper band correlates with the mirrored lower band (fine spectral
+structure, 0.4 or more) is ``nb`` too. Audio with real content above 5 kHz is ``wb``, including
+in-between rates (11.025 kHz audio reaches 5.5 kHz: the WB expert has seen such content, the NB
+expert never has); audio at 8 kHz or below is ``nb`` by its rate; silence, or too little audio
+to judge, is ``wb``. README, *Bandwidth*, has the accuracy per condition.
 """
 
 import hashlib
 from pathlib import Path
-from typing import Dict, Optional, Union
+from typing import Dict, NamedTuple, Optional, Union
 
 import numpy as np
 import torch
@@ -27,6 +29,7 @@ BANDWIDTHS = ("wb", "nb")  # position = encoder expert id
 WB_RATE = 16000
 NB_RATE = 8000
 DETECT_THRESHOLD_DB = -30.0  # high-band level (99th percentile) between wb and nb
+MIRROR_THRESHOLD = 0.4  # an upper band this like the mirrored lower band is upsampling's image
 
 
 def bandwidth_id(label: str, where: str = "") -> int:
@@ -88,17 +91,23 @@ def to_narrowband(wav: torch.Tensor, fs: int, mulaw: bool = False) -> torch.Tens
     return AF.resample(nb, NB_RATE, WB_RATE)
 
 
-def high_band_level(wav: Union[torch.Tensor, np.ndarray], fs: int) -> Optional[float]:
-    """dB of the 5.0-7.5 kHz band against the 0.25-3.5 kHz band in the most fricative-like
-    speech frames (99th percentile over frames within 35 dB of the loudest); None for silence
-    or audio shorter than one 32 ms frame."""
+class Evidence(NamedTuple):
+    """What :func:`detect` decides from, for the speech frames of one utterance."""
+
+    level_db: float  # 99th percentile of the 5.0-7.5 kHz band against 0.25-3.5 kHz
+    mirror: float  # median correlation of 4.3-7.7 kHz with 0.3-3.7 kHz mirrored at 4 kHz
+
+
+def evidence(wav: Union[torch.Tensor, np.ndarray], fs: int) -> Optional[Evidence]:
+    """The high-band level and the mirror correlation of ``wav`` at 16 kHz; None for silence or
+    audio shorter than one 32 ms frame. Speech frames: within 35 dB of the loudest."""
     wav = torch.as_tensor(wav).double().flatten()
     if fs != WB_RATE:
         wav = AF.resample(wav, fs, WB_RATE)
     if wav.numel() < 512:
         return None
     power = torch.stft(wav, 512, 160, window=torch.hann_window(512, dtype=torch.float64),
-                       return_complex=True).abs() ** 2  # (257, frames)
+                       return_complex=True).abs() ** 2  # (257 bins of 31.25 Hz, frames)
     freqs = torch.linspace(0, WB_RATE / 2, power.size(0))
 
     def strongest_band(lo: int, hi: int) -> torch.Tensor:  # (frames,)
@@ -109,13 +118,33 @@ def high_band_level(wav: Union[torch.Tensor, np.ndarray], fs: int) -> Optional[f
     speech = low > low.max() * 10 ** -3.5
     if float(low.max()) <= 1e-20 or int(speech.sum()) < 3:
         return None
-    ratio = 10 * torch.log10(high[speech] / low[speech] + 1e-30)
-    return float(torch.quantile(ratio, 0.99))
+    level = torch.quantile(10 * torch.log10(high[speech] / low[speech] + 1e-30), 0.99)
+    upper = torch.nonzero((freqs >= 4300) & (freqs <= 7700)).flatten()
+    log_power = torch.log(power[:, speech] + 1e-20)
+    mirror = _fine_structure_correlation(log_power[upper], log_power[power.size(0) - 1 - upper])
+    return Evidence(float(level), mirror)
+
+
+def _fine_structure_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Median over frames of the correlation of two (bins, frames) log spectra once each frame's
+    smooth shape (a 9-bin moving average) is removed: harmonics and their images line up, the
+    independent fricative noise of a real upper band does not."""
+    kernel = torch.ones(1, 1, 9, dtype=a.dtype) / 9
+
+    def fine(x: torch.Tensor) -> torch.Tensor:
+        smooth = torch.nn.functional.conv1d(x.T[:, None], kernel, padding=4)[:, 0].T
+        x = x - smooth
+        return x - x.mean(0)
+
+    a, b = fine(a), fine(b)
+    return float(((a * b).sum(0) / (a.norm(dim=0) * b.norm(dim=0) + 1e-12)).median())
 
 
 def detect(wav: Union[torch.Tensor, np.ndarray], fs: int) -> str:
     """``wb`` or ``nb``, decided from the signal (see the module docstring)."""
     if fs <= NB_RATE:
         return "nb"
-    level = high_band_level(wav, fs)
-    return "wb" if level is None or level > DETECT_THRESHOLD_DB else "nb"
+    found = evidence(wav, fs)
+    if found is None:
+        return "wb"
+    return "nb" if found.level_db <= DETECT_THRESHOLD_DB or found.mirror >= MIRROR_THRESHOLD else "wb"

@@ -15,12 +15,15 @@ nb_telephone           nb     the recipe's telephone channel (espnet_smoe/teleph
 nb_telephone_silence   nb     the same with 1 s of digital silence before and after
 unseen_sox_ulaw        nb     a plain sox chain: 8 kHz mu-law written and read back by sox
 unseen_amr_nb_4.75     nb     AMR-NB at its lowest bitrate (sox -C 0), read back by sox
+unseen_sox_quick_...   nb     the 8 kHz band written at 8 kHz, then upsampled by sox's lowest quality
+                              resampler (rate -q: no anti-imaging to speak of)
 unseen_rate_11025      wb     11.025 kHz audio (sox), brought to 16 kHz: content up to 5.5 kHz
+unseen_rate_12000      wb     12 kHz audio (sox), brought to 16 kHz: content up to 6 kHz
 unseen_wb_treble-12    wb     wideband with little high-frequency energy: sox treble -12 dB at 3 kHz
 =====================  =====  ===========================================================
 
 Writes ``<out>/detection.{md,json}``: accuracy, the misses by utterance, and the distribution of
-the detector's high-band level per condition.
+the detector's evidence (high-band level, mirror correlation) per condition.
 
 Usage:
     python local/bandwidth_report.py --data data/test --data data/dev --out results/bandwidth
@@ -33,10 +36,12 @@ from typing import Dict, List
 
 import numpy as np
 import torch
+import torchaudio.functional as AF
 from tqdm import tqdm
 
 from espnet_smoe.bandwidth import (
-    DETECT_THRESHOLD_DB, WB_RATE, detect, high_band_level, to_narrowband, to_wideband,
+    DETECT_THRESHOLD_DB, MIRROR_THRESHOLD, NB_RATE, WB_RATE, detect, evidence, to_narrowband,
+    to_wideband,
 )
 from espnet_smoe.datadir import check_data_dir, iter_audio
 from espnet_smoe.telephone import Channel, telephone, through_sox
@@ -65,14 +70,17 @@ def conditions(seed: int) -> Dict[str, tuple]:
         "unseen_sox_ulaw": ("nb", lambda w, r, u: through_sox(w, r, ["-t", "ul", "-r", "8000"])),
         "unseen_amr_nb_4.75": ("nb", lambda w, r, u: through_sox(w, r, ["-t", "amr-nb", "-r", "8000"],
                                                                  write=["-C", "0"])),
+        "unseen_sox_quick_upsampling": ("nb", lambda w, r, u: through_sox(
+            AF.resample(w, r, NB_RATE), NB_RATE, ["-t", "f32", "-r", "16000"], ["rate", "-q", "16000"])),
         "unseen_rate_11025": ("wb", lambda w, r, u: through_sox(w, r, ["-t", "f32", "-r", "11025"])),
+        "unseen_rate_12000": ("wb", lambda w, r, u: through_sox(w, r, ["-t", "f32", "-r", "12000"])),
         "unseen_wb_treble-12": ("wb", lambda w, r, u: through_sox(w, r, ["-t", "f32"], ["treble", "-12", "3000"])),
     }
 
 
 def evaluate(data: List[Path], seed: int) -> Dict[str, Dict]:
     conds: Dict[str, tuple] = conditions(seed)
-    found = {name: {"truth": truth, "levels": [], "misses": []} for name, (truth, _) in conds.items()}
+    found = {name: {"truth": truth, "evidence": [], "misses": []} for name, (truth, _) in conds.items()}
     total = sum(len(check_data_dir(d)) for d in data)
     with tqdm(total=total, desc="detect") as bar:
         for d in data:
@@ -80,32 +88,35 @@ def evaluate(data: List[Path], seed: int) -> Dict[str, Dict]:
                 wav = torch.from_numpy(wav)
                 for name, (truth, make) in conds.items():
                     audio = make(wav, rate, utt)
-                    level = high_band_level(audio, WB_RATE)
-                    found[name]["levels"].append(level)
+                    found[name]["evidence"].append(evidence(audio, WB_RATE))
                     if detect(audio, WB_RATE) != truth:
                         found[name]["misses"].append(f"{d.name}/{utt}")
                 bar.update()
     for row in found.values():
-        levels = np.array([v for v in row.pop("levels") if v is not None])
+        seen = [e for e in row.pop("evidence") if e is not None]
         row["utterances"] = total
         row["accuracy"] = round(100.0 * (total - len(row["misses"])) / total, 2)
-        row["level_db"] = {k: round(float(f(levels)), 1) for k, f in
-                           (("min", np.min), ("median", np.median), ("max", np.max))}
+        for field, digits in (("level_db", 1), ("mirror", 2)):
+            values = np.array([getattr(e, field) for e in seen])
+            row[field] = {k: round(float(f(values)), digits) for k, f in
+                          (("min", np.min), ("median", np.median), ("max", np.max))}
     return found
 
 
 def markdown(found: Dict[str, Dict], data: List[Path]) -> str:
     lines = [f"# Bandwidth detection on {', '.join(map(str, data))}", "",
-             f"`espnet_smoe.bandwidth.detect`, threshold {DETECT_THRESHOLD_DB} dB on the high-band "
-             "level (99th percentile over speech frames of the strongest 5.0-7.5 kHz band against "
-             "the strongest 0.25-3.5 kHz band).", "",
-             "| condition | truth | utterances | accuracy (%) | level min / median / max (dB) | misses |",
-             "|---|---|---:|---:|---|---|"]
+             "`espnet_smoe.bandwidth.detect`: `nb` where the high-band level (99th percentile over "
+             "speech frames of the strongest 5.0-7.5 kHz band against the strongest 0.25-3.5 kHz "
+             f"band) is at most {DETECT_THRESHOLD_DB} dB or the mirror correlation (4.3-7.7 kHz "
+             f"against 0.3-3.7 kHz mirrored at 4 kHz) at least {MIRROR_THRESHOLD}.", "",
+             "| condition | truth | utterances | accuracy (%) | level (dB) min / median / max "
+             "| mirror min / median / max | misses |", "|---|---|---:|---:|---|---|---|"]
     for name, r in found.items():
-        lv = r["level_db"]
+        lv, mi = r["level_db"], r["mirror"]
         misses = ", ".join(r["misses"][:5]) + (" ..." if len(r["misses"]) > 5 else "")
         lines.append(f"| {name} | {r['truth']} | {r['utterances']} | {r['accuracy']:.2f} | "
-                     f"{lv['min']} / {lv['median']} / {lv['max']} | {misses or '-'} |")
+                     f"{lv['min']} / {lv['median']} / {lv['max']} | {mi['min']} / {mi['median']} / "
+                     f"{mi['max']} | {misses or '-'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import torchaudio.functional as AF
 
 from espnet_smoe.bandwidth import bandwidth_id, detect, read_utt2bw, to_narrowband, to_wideband
 from espnet_smoe.telephone import Channel, telephone, through_sox
@@ -72,6 +73,9 @@ def test_detect_on_synthetic_signals():
     assert detect(to_narrowband(noise, 16000), 16000) == "nb"  # upsampled back to 16 kHz
     assert detect(to_narrowband(noise, 16000, mulaw=True), 16000) == "nb"
     assert detect(noise[:8000], 8000) == "nb"  # 8 kHz audio: NB by its rate
+    at_8k = AF.resample(noise, 16000, 8000)
+    imaged = at_8k.repeat_interleave(2)  # upsampled by sample repetition: 4-8 kHz mirrors 0-4 kHz
+    assert detect(imaged, 16000) == "nb"
     assert detect(to_wideband(noise[:11025], 11025), 16000) == "wb"  # content up to 5.5 kHz
     assert detect(torch.zeros(16000), 16000) == "wb"  # silence: nothing to judge
     assert detect(noise[:100], 16000) == "wb"  # shorter than a frame
@@ -87,6 +91,8 @@ def test_detect_on_speech_through_codecs(voice):
     for utt in ("a", "b", "c", "d"):
         assert detect(telephone(wav, rate, Channel.draw(1, utt), 1, utt), 16000) == "nb", utt
     assert detect(through_sox(wav, rate, ["-t", "ul", "-r", "8000"]), 16000) == "nb"
+    quick = through_sox(AF.resample(wav, rate, 8000), 8000, ["-t", "f32", "-r", "16000"], ["rate", "-q", "16000"])
+    assert detect(quick, 16000) == "nb"  # an upsampler that leaves images
     assert detect(through_sox(wav, rate, ["-t", "amr-nb", "-r", "8000"], write=["-C", "0"]), 16000) == "nb"
 
 
