@@ -212,6 +212,27 @@ def test_failed_training_fails_the_recipe_and_its_model_is_not_decoded(smoke_run
     assert "rerun --stage 7 to resume it" in proc.stderr
 
 
+def test_native_mode_keeps_each_test_utterance_in_its_own_bandwidth(smoke_run, tmp_path):
+    """--train_bw_mode native once still made upsampled _wb and _nb copies of every test set."""
+    recipe, _ = smoke_run
+    native = tmp_path / "native"
+    native.mkdir()
+    for name in ("local", "conf", "tools", ".venv"):
+        if (REPO / name).exists():
+            (native / name).symlink_to(REPO / name)
+    copy = native / RECIPE
+    shutil.copytree(recipe, copy, symlinks=True,  # the data of stage 1 only
+                    ignore=shutil.ignore_patterns("dump", "exp", "test_wb", "test_nb", "*_mix"))
+    proc = run(copy, "--stage", "2", "--stop_stage", "3", "--train_bw_mode", "native",
+               "--bw_labels", "rate")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (copy / "dump/raw/test_native/utt2bw").is_file()
+    assert not (copy / "data/test_wb").exists() and not (copy / "data/test_nb").exists()
+    labels = read_table(copy / "dump/raw/test_native/utt2bw")
+    assert labels and set(labels.values()) == {"wb"}  # espeak-ng speaks at 22.05 kHz
+    assert set(read_table(copy / "dump/raw/test_native/utt2channel").values()) == {"native-wb"}
+
+
 def test_data_stage_is_idempotent(smoke_run):
     recipe, _ = smoke_run
     proc = subprocess.run(["./run.sh", "--size", "smoke", "--stage", "1", "--stop_stage", "1"],
