@@ -140,11 +140,18 @@ def _fine_structure_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((a * b).sum(0) / (a.norm(dim=0) * b.norm(dim=0) + 1e-12)).median())
 
 
+def by_rate(fs: int) -> Optional[str]:
+    """``nb`` for audio sampled at 8 kHz or below (it cannot hold more); None: the rate does not
+    tell."""
+    return "nb" if fs <= NB_RATE else None
+
+
 def detect(wav: Union[torch.Tensor, np.ndarray], fs: int) -> str:
     """``wb`` or ``nb``, decided from the signal (see the module docstring)."""
-    if fs <= NB_RATE:
-        return "nb"
+    rated = by_rate(fs)
+    if rated is not None:
+        return rated
     found = evidence(wav, fs)
     if found is None:
-        return "wb"
+        return "wb"  # silence, or too little audio to judge
     return "nb" if found.level_db <= DETECT_THRESHOLD_DB or found.mirror >= MIRROR_THRESHOLD else "wb"

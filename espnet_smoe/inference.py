@@ -23,7 +23,7 @@ from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.text.token_id_converter import TokenIDConverter
 from typeguard import typechecked
 
-from espnet_smoe.bandwidth import BANDWIDTHS, NB_RATE, WB_RATE, bandwidth_id, detect
+from espnet_smoe.bandwidth import BANDWIDTHS, WB_RATE, bandwidth_id, by_rate, detect
 from espnet_smoe.batch_beam_search import BatchedBeamSearch
 from espnet_smoe.beam_search import FrameBoundedBatchBeamSearch, FrameBoundedBeamSearch, frame_bound
 from espnet_smoe.multitask import ASR, PREFIX_LENGTH, is_lang_token, is_task_token, task_token
@@ -277,7 +277,7 @@ class Speech2Text:
             return BANDWIDTHS[bandwidth_id(bandwidth)], "given"
         if bandwidth is None and getattr(self.model.encoder, "routing", None) is None:
             return None, None
-        return ("nb", "rate") if fs <= NB_RATE else (detect(speech, fs), "detected")
+        return (by_rate(fs), "rate") if by_rate(fs) else (detect(speech, fs), "detected")
 
     @torch.no_grad()
     def encode(

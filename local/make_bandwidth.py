@@ -40,7 +40,7 @@ import torch
 from tqdm import tqdm
 
 from espnet_smoe.bandwidth import (
-    BANDWIDTHS, NB_RATE, WB_RATE, detect, read_utt2bw, to_narrowband, to_wideband,
+    BANDWIDTHS, WB_RATE, by_rate, detect, read_utt2bw, to_narrowband, to_wideband,
 )
 from espnet_smoe.datadir import (
     REASONS, DataDirError, check_data_dir, iter_audio, read_table, write_report, write_table,
@@ -88,7 +88,7 @@ def native_label(args, utt, wav, rate, given):
                                "derive them)")
         return BANDWIDTHS[given[utt]]
     if args.labels == "rate":
-        return "nb" if rate <= NB_RATE else "wb"
+        return by_rate(rate) or "wb"
     return detect(wav, rate)
 
 
