@@ -21,6 +21,7 @@ import re
 from typing import Dict, List, Sequence, Tuple
 
 ASR = "asr"
+CASCADE = "cascade_"  # cascade_st_l: translation into l as transcription then a text translator
 PREFIX_LENGTH = 3  # <sos> <src_lang> <task>: forced at decoding
 
 
@@ -44,6 +45,13 @@ def is_lang_token(symbol: str) -> bool:
 def task_names(tgt_langs: Sequence[str]) -> List[str]:
     """``["asr", "st_eng", ...]``: transcription, then one translation task per target."""
     return [ASR, *(f"st_{lang}" for lang in tgt_langs)]
+
+
+def reference_file(task: str) -> str:
+    """The data-dir file holding a task's references: ``text`` for transcription, ``text.<l>``
+    for translation into ``l``, end to end (``st_l``) or as a cascade (``cascade_st_l``)."""
+    task = task.removeprefix(CASCADE)
+    return "text" if task == ASR else f"text.{task.removeprefix('st_')}"
 
 
 def task_token(task: str) -> str:

@@ -30,6 +30,7 @@ import torch
 
 from espnet_smoe.bin.count_params import build_model, count
 from espnet_smoe.datadir import read_table
+from espnet_smoe.multitask import ASR, CASCADE, reference_file
 from score import UNITS  # local/, beside this script
 from significance import paired_corpus_metric, paired_error_rate
 
@@ -54,10 +55,12 @@ def get_args():
 
 
 def scores(rows: List[Dict], routes: str) -> Dict[str, float]:
-    """``wer_nb``, ``bleu_wb``, ...: mean over the test sets of that bandwidth and metric."""
+    """``wer_nb``, ``bleu_wb``, ...: mean over the test sets of that bandwidth and metric (the
+    model's own tasks: cascade rows are not the variant's translations)."""
     out = {}
     for metric, bw in METRICS:
-        values = [r[metric] for r in rows if r["routes"] == routes and r["bandwidth"] == bw and metric in r]
+        values = [r[metric] for r in rows if r["routes"] == routes and r["bandwidth"] == bw
+                  and metric in r and not r["task"].startswith(CASCADE)]
         if values:
             out[f"{metric}_{bw}"] = statistics.mean(values)
     return out
@@ -116,9 +119,10 @@ def pooled(runs: List[Dict], dump: Path, metric: str, bw: str):
     for run in runs:
         for row in run["rows"]:
             task = row["task"]
-            if row["routes"] != "trained" or row["bandwidth"] != bw or (task == "asr") != (metric in UNITS):
+            if (row["routes"] != "trained" or row["bandwidth"] != bw or task.startswith(CASCADE)
+                    or (task == ASR) != (metric in UNITS)):
                 continue
-            ref = read_table(dump / row["test_set"] / ("text" if task == "asr" else f"text.{task[3:]}"))
+            ref = read_table(dump / row["test_set"] / reference_file(task))
             hyp = read_table(run["decode_dir"] / row["test_set"] / task / "1best_recog" / "text_nospecial")
             labels = read_table(dump / row["test_set"] / "utt2bw")
             keys = sorted(k for k in ref if labels[k] == bw)

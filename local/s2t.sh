@@ -22,7 +22,8 @@
 #  8 decoding of every test set x task (--nj jobs); --route_ablation "encoder decoder" also
 #    decodes with those stacks' S-MoE routes swapped (each to the other expert)
 #  9 scoring: WER and CER / BLEU and chrF / RTF per bandwidth -> exp/<tag>/RESULTS.md,
-#    results.json; for a learned-gate model also its expert usage per test set and task
+#    results.json; with --cascade_mt also the cascade (the asr transcripts through that text
+#    translator, task cascade_st_<l>), the baseline end-to-end translation has to beat; for a learned-gate model also its expert usage per test set and task
 #    (expert_usage.md)
 # 10 packing: exp/<tag>/<tag>.zip, loadable by espnet_smoe.Speech2Text.from_pretrained
 set -euo pipefail
@@ -65,6 +66,7 @@ inference_config=""
 inference_model=valid.acc.ave.pth
 inference_args=""
 route_ablation=""            # S-MoE stacks to also decode with swapped routes: encoder decoder
+cascade_mt=""                # text translator ({tgt}: target language) for the cascade baseline of stage 9
 
 . "${root}/local/parse_options.sh"
 
@@ -233,8 +235,15 @@ fi
 
 if todo 9; then
     log "Stage 9: scoring -> ${exp}/RESULTS.md, ${exp}/results.json"
+    score_tasks=${tasks}
+    if [ -n "${cascade_mt}" ]; then
+        ${python} "${root}/local/cascade.py" --decode_dir ${exp}/${inference_tag} --test_sets ${eval_sets} \
+            --tgt_langs ${tgt_langs} --mt "${cascade_mt}"
+        for l in ${tgt_langs}; do score_tasks+=" cascade_st_${l}"; done
+    fi
     ${python} "${root}/local/score.py" --decode_dir ${exp}/${inference_tag} --dump ${dump} \
-        --test_sets ${eval_sets} --tasks ${tasks} --out ${exp} --swap_routes ${route_ablation}
+        --test_sets ${eval_sets} --tasks ${score_tasks} --out ${exp} --swap_routes ${route_ablation} \
+        --cascade_mt "${cascade_mt}"
     if grep -q "router: learned" ${exp}/config.yaml; then
         log "learned gates: expert usage per test set and task -> ${exp}/expert_usage.md"
         ${python} -m espnet_smoe.bin.expert_usage --s2t_train_config ${exp}/config.yaml \

@@ -5,7 +5,8 @@ WER and CER for transcription (words and characters compared after lower-casing 
 punctuation, as usual for ASR), BLEU and chrF for translation (sacrebleu on detokenised text, with
 their signatures). CER and chrF credit partly right words, which WER and BLEU score as wrong: on a
 small model they show how close the output is. Each row also carries the
-decoding real-time factor (``timing.json`` of stage 8). With ``--swap_routes`` the routing
+decoding real-time factor (``timing.json`` of stage 8). ``cascade_st_<l>`` tasks (local/cascade.py:
+the asr transcripts through a text translator) are scored like ``st_<l>``. With ``--swap_routes`` the routing
 ablation's decodes (``<decode_dir>_swap_<stack>``) are scored too, as rows whose ``routes`` say
 which stack was sent to the wrong expert. A hypothesis missing for any reference utterance, or one
 for an utterance without a reference, is an error, never skipped. RESULTS.md also counts, per test
@@ -27,6 +28,7 @@ import editdistance
 from sacrebleu.metrics import BLEU, CHRF
 
 from espnet_smoe.datadir import read_table
+from espnet_smoe.multitask import ASR, CASCADE, reference_file
 
 
 def get_args():
@@ -36,6 +38,8 @@ def get_args():
     parser.add_argument("--test_sets", nargs="+", required=True)
     parser.add_argument("--tasks", nargs="+", required=True, help="asr, st_<lang>, ...")
     parser.add_argument("--out", type=Path, required=True, help="where RESULTS.md/results.json go")
+    parser.add_argument("--cascade_mt", default="",
+                        help="the text translator of the cascade_st_<l> tasks (local/cascade.py), for the notes")
     parser.add_argument("--swap_routes", nargs="*", default=[],
                         help="also score <decode_dir>_swap_<stack> for these stacks")
     return parser.parse_args()
@@ -73,7 +77,7 @@ def cer(refs, hyps) -> float:
 def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = "trained"):
     """One row per bandwidth of the set's ``utt2bw`` (a native-bandwidth set holds both), and
     the sacrebleu signatures (None for transcription)."""
-    ref_file = dump / test_set / ("text" if task == "asr" else f"text.{task[3:]}")
+    ref_file = dump / test_set / reference_file(task)
     refs = read_table(ref_file)
     hyp_file = decode / test_set / task / "1best_recog" / "text_nospecial"
     hyps = read_table(hyp_file) if hyp_file.is_file() else {}
@@ -106,7 +110,7 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = 
 
 def scores(task: str, refs, hyps) -> dict:
     """WER and CER for transcription; BLEU and chrF (with their signatures) for translation."""
-    if task == "asr":
+    if task == ASR:
         return {"wer": round(wer(refs, hyps), 2), "cer": round(cer(refs, hyps), 2)}
     bleu, chrf = BLEU(), CHRF()
     return {"bleu": round(bleu.corpus_score(hyps, [refs]).score, 2),
@@ -135,7 +139,7 @@ def channel_rows(dump: Path, decode: Path, test_sets, tasks) -> list:
         channels = dump / test_set / "utt2channel"
         groups = channel_groups(read_table(channels)) if channels.is_file() else {}
         for task in tasks if groups else []:
-            refs = read_table(dump / test_set / ("text" if task == "asr" else f"text.{task[3:]}"))
+            refs = read_table(dump / test_set / reference_file(task))
             hyps = read_table(decode / test_set / task / "1best_recog" / "text_nospecial")
             for group, keys in groups.items():
                 found = scores(task, [refs[k] for k in keys], [hyps[k] for k in keys])
@@ -186,7 +190,7 @@ def data_notes(rows) -> list:
     return ["", "Data:", *notes] if notes else []
 
 
-def markdown(rows, signatures, decode_dir) -> str:
+def markdown(rows, signatures, decode_dir, cascade_mt="") -> str:
     metrics = [("wer", "WER (%)"), ("cer", "CER (%)"), ("bleu", "BLEU"), ("chrf", "chrF")]
     lines = [f"# Results: {decode_dir}", "",
              "| test set | bandwidth | task | routes | " + " | ".join(m[1] for m in metrics)
@@ -201,6 +205,9 @@ def markdown(rows, signatures, decode_dir) -> str:
               "RTF: decoding seconds per second of audio (model loading excluded). routes: "
               "`trained` = as trained; `swap_<stack>` = that stack's S-MoE route deliberately sent "
               "to the other expert."]
+    if cascade_mt:
+        lines.append(f"cascade_st_<l>: the asr transcripts translated by `{cascade_mt}` "
+                     "(local/cascade.py), scored against the st_<l> references.")
     for key, sig in signatures.items():
         lines.append(f"{dict(metrics)[key]}: sacrebleu `{sig}`.")
     lines += data_notes(rows)
@@ -215,12 +222,14 @@ def main():
     for routes, decode_dir in conditions:
         for test_set in args.test_sets:
             for task in args.tasks:
+                if task.startswith(CASCADE) and routes != "trained":
+                    continue  # the cascade translates the trained model's transcripts only
                 set_rows, sig = score_set(args.dump, decode_dir, test_set, task, routes)
                 rows += set_rows
                 signatures = sig or signatures
     by_channel = channel_rows(args.dump, args.decode_dir, args.test_sets, args.tasks)
     args.out.mkdir(parents=True, exist_ok=True)
-    report = markdown(rows, signatures, args.decode_dir) + "\n".join(channel_table(by_channel))
+    report = markdown(rows, signatures, args.decode_dir, args.cascade_mt) + "\n".join(channel_table(by_channel))
     (args.out / "RESULTS.md").write_text(report.rstrip("\n") + "\n", encoding="utf-8")
     result = {"decode_dir": str(args.decode_dir), "results": rows, "by_channel": by_channel,
               **{f"{key}_signature": sig for key, sig in signatures.items()}}

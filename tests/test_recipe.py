@@ -123,13 +123,33 @@ def test_results_table_and_json(smoke_run):
     assert "| test set | bandwidth | task |" in (exp / "RESULTS.md").read_text()
     results = json.loads((exp / "results.json").read_text())["results"]
     got = {(r["test_set"], r["task"]) for r in results}
-    assert got == {(s, t) for s in ("test_wb", "test_nb") for t in ("asr", "st_eng")}
+    assert got == {(f"{s}_{bw}", t) for s in ("test", "test_ood") for bw in ("wb", "nb")
+                   for t in ("asr", "st_eng", "cascade_st_eng")}
     n_test = len((recipe / "data/test/text").read_text().splitlines()) - 3  # 3 left out
+    n_ood = len((recipe / "data/test_ood/text").read_text().splitlines())
     for r in results:
-        assert (r["utterances"], r["skipped"], r["too_short"]) == (n_test, 3, 1)
-        assert r["bandwidth"] == r["test_set"][-2:]
+        cascade = r["task"] == "cascade_st_eng"  # no decoding of its own: no timing, too_short
+        if r["test_set"].startswith("test_ood"):
+            assert (r["utterances"], r["skipped"], r["too_short"]) == (n_ood, 0, None if cascade else 0)
+        else:
+            assert (r["utterances"], r["skipped"], r["too_short"]) == (n_test, 3, None if cascade else 1)
+        assert r["bandwidth"] == r["test_set"][-2:] and (r["rtf"] is None) == cascade
         for metric in ("wer", "cer") if r["task"] == "asr" else ("bleu", "chrf"):
             assert isinstance(r[metric], float) and r[metric] >= 0
+    assert "cascade_st_<l>: the asr transcripts translated by `apertium -u spa-{tgt}`" in (
+        exp / "RESULTS.md").read_text()
+
+
+def test_test_ood_is_another_domain_spoken_by_new_voices(smoke_run):
+    """test_ood: software messages with their programs' English, voices no other split has."""
+    recipe, _ = smoke_run
+    data = recipe / "data"
+    voices = {s: {v.split()[0] for v in read_table(data / s / "spk2voice").values()}
+              for s in ("train", "dev", "test", "test_ood")}
+    assert voices["test_ood"] and all(not voices["test_ood"] & voices[s] for s in ("train", "dev", "test"))
+    text, english = read_table(data / "test_ood/text"), read_table(data / "test_ood/text.eng")
+    assert set(text) == set(english) and not set(text.values()) & set(read_table(data / "train/text").values())
+    assert all(utt.startswith("testood") and "-ui" in utt for utt in text)
 
 
 def test_packed_model_loads_and_decodes(smoke_run):
@@ -298,8 +318,9 @@ def test_matrix_runs_the_routing_ablation_and_expert_usage(matrix_run):
     assert set(variants["encdec_smoe"]["ablation"]) == {"swap_encoder", "swap_decoder"}
     assert variants["base"]["ablation"] == {} and variants["learned_moe"]["ablation"] == {}
     usage = variants["learned_moe"]["expert_usage"]
-    assert set(usage["encoder"]) == {"test_wb", "test_nb"}
-    assert set(usage["decoder"]) == {f"{s}/{t}" for s in ("test_wb", "test_nb") for t in ("asr", "st_eng")}
+    sets = {f"{s}_{bw}" for s in ("test", "test_ood") for bw in ("wb", "nb")}
+    assert set(usage["encoder"]) == sets
+    assert set(usage["decoder"]) == {f"{s}/{t}" for s in sets for t in ("asr", "st_eng")}
     for layers in usage["encoder"].values():
         assert all(sum(row) == pytest.approx(1.0, abs=1e-3) for row in layers)
     assert all(0.0 <= v <= 1.0 for vals in usage["separation"].values() for v in vals)

@@ -1,6 +1,7 @@
 """Stage 9's metrics (``local/score.py``): normalisation, WER and CER on hand-counted examples."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,27 @@ def test_telephone_test_sets_are_also_scored_per_codec_and_noise(tmp_path):
     assert [(r["group"], r["wer"]) for r in rows] == [
         ("codec=amr-nb", 100.0), ("codec=gsm", 0.0), ("snr<20dB", 100.0), ("snr>=20dB", 0.0)]
     assert "| test_nb | codec=gsm | 1 | 0.00 | 0.00 |  |  |" in score.channel_table(rows)
+
+
+cascade_spec = importlib.util.spec_from_file_location("cascade", Path(__file__).parents[1] / "local/cascade.py")
+cascade = importlib.util.module_from_spec(cascade_spec)
+cascade_spec.loader.exec_module(cascade)
+
+
+def test_the_cascade_translates_each_transcript_and_is_scored_as_translation(tmp_path, monkeypatch):
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    write(dump / "test_nb/text.eng", ["u1 HOLA", "u2 ADIÓS"])
+    monkeypatch.setattr(sys, "argv", ["cascade.py", "--decode_dir", str(decode), "--test_sets", "test_nb",
+                                      "--tgt_langs", "eng", "--mt", "tr a-z A-Z"])
+    cascade.main()
+    out = decode / "test_nb/cascade_st_eng/1best_recog/text_nospecial"
+    assert out.read_text(encoding="utf-8").splitlines() == ["u1 HOLA", "u2 "]  # an empty transcript stays empty
+    (row,), signatures = score.score_set(dump, decode, "test_nb", "cascade_st_eng")
+    assert row["task"] == "cascade_st_eng" and "bleu" in row and "wer" not in row and signatures
+
+
+@pytest.mark.parametrize("command, error", [("head -n 1", "returned 1 lines for 2 sentences"),
+                                            ("false", "failed")])
+def test_a_translator_that_loses_lines_or_fails_stops_the_cascade(command, error):
+    with pytest.raises(SystemExit, match=error):
+        cascade.translate(command, ["hola", "adiós"])

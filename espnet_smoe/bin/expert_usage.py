@@ -33,7 +33,7 @@ from tqdm import tqdm
 from espnet_smoe.datadir import read_table
 from espnet_smoe.inference import Speech2Text
 from espnet_smoe.learned_moe import expert_counts
-from espnet_smoe.multitask import PREFIX_LENGTH
+from espnet_smoe.multitask import PREFIX_LENGTH, reference_file
 
 
 
@@ -56,7 +56,7 @@ def usage(s2t: Speech2Text, data: Path, lang: str, tasks: List[str], batch_size:
     """Per-layer expert counts of the encoder (this set) and the decoder (each task)."""
     model, device = s2t.model, s2t.device
     audio = kaldiio.load_scp(str(data / "wav.scp"))
-    refs = {t: read_table(data / ("text" if t == "asr" else f"text.{t[3:]}")) for t in tasks}
+    refs = {t: read_table(data / reference_file(t)) for t in tasks}
     keys = sorted(refs[tasks[0]])
     too_short = [k for k in keys if len(audio[k]) < s2t.min_samples]
     if too_short:  # the decoder would decode them as empty (stage 8 lists them)

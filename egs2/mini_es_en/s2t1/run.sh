@@ -16,12 +16,14 @@ set -euo pipefail
 size=default          # smoke | default | full
 seed=777              # corpus seed (sentence split, voices)
 matrix=""             # mini | paper: run the experiment matrix of conf/<matrix>/
+corpus_opts=""        # levers of the corpus (local/make_corpus.py; recipe README, "Levers")
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --size) size=$2; shift 2 ;;
     --corpus_seed) seed=$2; shift 2 ;;
     --matrix) matrix=$2; shift 2 ;;
+    --train_size|--ui_train|--train_speakers|--prosody) corpus_opts+=" $1 $2"; shift 2 ;;
     *) args+=("$1"); shift ;;
     esac
 done
@@ -34,8 +36,11 @@ full)    opts=(--bbpe_vocab_size 2000 --inference_config conf/decode.yaml) ;;
 *) echo "$0: --size must be smoke, default or full, not '${size}'" >&2; exit 1 ;;
 esac
 
-corpus=(--data_cmd "local/data.sh --size ${size} --seed ${seed}"
-        --src_lang spa --tgt_langs eng --train_set train --valid_set dev --test_sets test)
+# test_ood: another text domain, voices and prosody (local/make_corpus.py); the cascade
+# (transcripts through Apertium, the translator of the training targets) is scored beside ST
+corpus=(--data_cmd "local/data.sh --size ${size} --seed ${seed}${corpus_opts}"
+        --src_lang spa --tgt_langs eng --train_set train --valid_set dev --test_sets "test test_ood"
+        --cascade_mt "apertium -u spa-{tgt}")
 if [ -n "${matrix}" ]; then
     ../../../local/matrix.sh --matrix "${matrix}" "${corpus[@]}" "${opts[@]}" "${args[@]}"
 else

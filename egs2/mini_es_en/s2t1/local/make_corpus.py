@@ -3,7 +3,18 @@
 
 Sentences come from fortunes-es, speech from espeak-ng (Spanish voices x variants x speed x
 pitch = many "speakers"), translations from Apertium spa-eng. Deterministic for a seed; split
-by sentence; dev/test speakers use (voice, variant) pairs never heard in training.
+by sentence; dev/test speakers use (voice, variant) pairs never heard in training. Each split's
+``spk2voice`` says who its speakers are: ``<voice>+<variant> <words per minute> <pitch>``.
+
+``test_ood`` is out of domain in text, voice and prosody: software messages and their English
+originals, both written by people (local/ui_strings.py), spoken by (voice, variant) pairs no
+other split uses, at speeds and pitches outside the training ranges. It is drawn from its own
+random stream, so the other splits are the same with or without it.
+
+Levers (recipe README, "Levers"): ``--train_size`` fortunes sentences for training, ``--ui_train``
+more training sentences from other programs' messages (a second text source, with its human
+English), ``--train_speakers`` voices for training, ``--prosody utterance`` a speed and pitch per
+utterance around its speaker's.
 
 Usage:
     python local/make_corpus.py --size default --seed 777 --out data --wavdir downloads/wav --nj 2
@@ -17,12 +28,14 @@ import sys
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import soundfile as sf
 from tqdm import tqdm
 
 from espnet_smoe.datadir import write_table
+import ui_strings
+from ui_strings import TEST_DOMAINS, TRAIN_DOMAINS
 
 FORTUNES = Path("/usr/share/games/fortunes/es")
 SIZES = {  # utterances per split; None = all remaining sentences
@@ -30,10 +43,16 @@ SIZES = {  # utterances per split; None = all remaining sentences
     "default": {"train": 4000, "dev": 200, "test": 300},
     "full": {"train": None, "dev": 0.04, "test": 0.06},
 }
-SPEAKERS = {"train": 40, "dev": 6, "test": 8}
+OOD_SIZES = {"smoke": 5, "default": 300, "full": 1000}  # test_ood utterances
+SPEAKERS = {"train": 40, "dev": 6, "test": 8, "test_ood": 10}
 VOICES = ("es", "es-419")
 SPEED = (130, 190)  # words per minute
 PITCH = (30, 70)
+OOD_SPEED = ((100, 125), (195, 220))  # test_ood: slower or faster than any training speaker
+OOD_PITCH = ((5, 25), (75, 95))  # lower or higher
+PROSODY_JITTER = 0.15  # --prosody utterance: speed and pitch within +-15 % of the speaker's
+Speaker = Tuple[str, str, int, int]  # voice, variant, speed, pitch
+Item = Tuple[str, str, str]  # utterance id suffix, Spanish, English
 QUOTES = re.compile(r"[\"«»“”]")
 ALLOWED = re.compile(r"^[A-Za-zÁÉÍÓÚÜÑáéíóúüñ ,;:.¡!¿?-]+$")
 
@@ -45,6 +64,13 @@ def get_args():
     parser.add_argument("--out", type=Path, default=Path("data"))
     parser.add_argument("--wavdir", type=Path, default=Path("downloads/mini_es_en/wav"))
     parser.add_argument("--nj", type=int, default=2)
+    parser.add_argument("--train_size", type=int, help="fortunes sentences for training "
+                        "(default: the size's; the first N of a larger N's)")
+    parser.add_argument("--ui_train", type=int, default=0,
+                        help="also train on this many messages of TRAIN_DOMAINS (local/ui_strings.py)")
+    parser.add_argument("--train_speakers", type=int, default=SPEAKERS["train"])
+    parser.add_argument("--prosody", choices=("speaker", "utterance"), default="speaker",
+                        help="a speed and pitch per speaker, or per training utterance around it")
     return parser.parse_args()
 
 
@@ -102,25 +128,60 @@ def espeak_variants() -> List[str]:
     return sorted(line.split()[4].split("/")[-1] for line in out if line.strip())
 
 
-def make_speakers(rng: random.Random) -> Dict[str, List[Tuple[str, str, int, int]]]:
-    """Speakers per split; (voice, variant) pairs of dev/test are disjoint from train's."""
-    pairs = [(v, var) for v in VOICES for var in espeak_variants()]
-    rng.shuffle(pairs)
-    held = {"dev": pairs[: SPEAKERS["dev"]], "test": pairs[SPEAKERS["dev"] : SPEAKERS["dev"] + SPEAKERS["test"]]}
-    train_pairs = pairs[SPEAKERS["dev"] + SPEAKERS["test"] :]
-    held["train"] = train_pairs[: SPEAKERS["train"]]
-    return {split: [(v, var, rng.randint(*SPEED), rng.randint(*PITCH)) for v, var in chosen]
-            for split, chosen in held.items()}
+def make_speakers(rng: random.Random, seed: int, n_train: int) -> Dict[str, List[Speaker]]:
+    """Speakers per split. The (voice, variant) pairs of dev, test and test_ood are disjoint from
+    train's and from each other's; test_ood takes the last pairs of the shuffled list, so the
+    other splits' speakers stay those of a corpus without it."""
+    voices = [(v, var) for v in VOICES for var in espeak_variants()]
+    rng.shuffle(voices)
+    n_dev, n_test, n_ood = SPEAKERS["dev"], SPEAKERS["test"], SPEAKERS["test_ood"]
+    pool = voices[n_dev + n_test : len(voices) - n_ood]
+    if n_train > len(pool):
+        sys.exit(f"--train_speakers {n_train}: only {len(pool)} (voice, variant) pairs are left "
+                 "for training")
+    held = {"dev": voices[:n_dev], "test": voices[n_dev : n_dev + n_test], "train": pool[:n_train]}
+    speakers = {split: [(v, var, rng.randint(*SPEED), rng.randint(*PITCH)) for v, var in chosen]
+                for split, chosen in held.items()}
+    ood = random.Random(f"{seed}/test_ood/speakers")
+    speakers["test_ood"] = [(v, var, ood.randint(*ood.choice(OOD_SPEED)), ood.randint(*ood.choice(OOD_PITCH)))
+                            for v, var in voices[len(voices) - n_ood :]]
+    return speakers
 
 
-def split_sizes(n: int, size: str) -> Dict[str, int]:
-    spec = SIZES[size]
+def split_sizes(n: int, size: str, train_size: Optional[int]) -> Dict[str, int]:
+    spec = dict(SIZES[size])
     if size == "full":
         dev, test = int(n * spec["dev"]), int(n * spec["test"])
-        return {"test": test, "dev": dev, "train": n - dev - test}
+        spec = {"test": test, "dev": dev, "train": n - dev - test}
+    if train_size is not None:
+        spec["train"] = train_size
     if sum(spec.values()) > n:
         sys.exit(f"--size {size} needs {sum(spec.values())} sentences, only {n} available")
     return spec
+
+
+def ui_splits(seed: int, n_test: int, n_train: int) -> Dict[str, List[Item]]:
+    """test_ood's message pairs, and --ui_train's from other programs (none of them a Spanish
+    sentence of test_ood's domains); each from its own random stream."""
+    test_pool, train_pool = ui_strings.pairs(TEST_DOMAINS), ui_strings.pairs(TRAIN_DOMAINS)
+    held_out = {es.lower() for es, _ in test_pool}
+    train_pool = [p for p in train_pool if p[0].lower() not in held_out]
+    chosen = {}
+    for split, pool, n in (("test_ood", test_pool, n_test), ("train", train_pool, n_train)):
+        if n > len(pool):
+            sys.exit(f"{split}: {n} message pairs asked for, {len(pool)} available")
+        order = list(range(len(pool)))
+        random.Random(f"{seed}/{split}/ui").shuffle(order)
+        chosen[split] = [(f"ui{i:05d}", *pool[i]) for i in order[:n]]
+    return chosen
+
+
+def prosody(speaker: Speaker, utt: str, seed: int) -> Speaker:
+    """--prosody utterance: the speaker's speed and pitch, each moved by up to PROSODY_JITTER."""
+    voice, variant, speed, pitch = speaker
+    rng = random.Random(f"{seed}/prosody/{utt}")
+    jitter = lambda value: round(value * (1 + rng.uniform(-PROSODY_JITTER, PROSODY_JITTER)))
+    return voice, variant, jitter(speed), min(99, jitter(pitch))
 
 
 def synthesize(job) -> Tuple[str, float]:
@@ -141,29 +202,38 @@ def main():
     print(f"{len(sents)} sentences after filtering")
     order = list(range(len(sents)))
     rng.shuffle(order)
-    sizes = split_sizes(len(sents), args.size)
-    speakers = make_speakers(rng)
+    sizes = split_sizes(len(sents), args.size, args.train_size)
+    speakers = make_speakers(rng, args.seed, args.train_speakers)
     plan, start = {}, 0
     for split in ("test", "dev", "train"):
         plan[split] = order[start : start + sizes[split]]
         start += sizes[split]
     chosen = sorted(i for ids in plan.values() for i in ids)
     translation = dict(zip(chosen, translate([sents[i] for i in chosen])))
+    items = {split: [(f"{i:05d}", sents[i], translation[i]) for i in ids] for split, ids in plan.items()}
+    messages = ui_splits(args.seed, OOD_SIZES[args.size], args.ui_train)
+    items["train"] += messages["train"]
+    items["test_ood"] = messages["test_ood"]
 
     args.wavdir.mkdir(parents=True, exist_ok=True)
-    for split, ids in plan.items():
-        tables = {name: {} for name in ("wav.scp", "text", "text.eng", "utt2spk")}
+    for split, chosen_items in items.items():
+        tables = {name: {} for name in ("wav.scp", "text", "text.eng", "utt2spk", "spk2voice")}
         jobs = []
-        for n, i in enumerate(ids):
+        for n, (suffix, text, english) in enumerate(chosen_items):
             spk_idx = n % len(speakers[split])
-            spk = f"{split}{spk_idx:02d}"
-            utt = f"{spk}-{i:05d}"
+            spk = f"{split.replace('_', '')}{spk_idx:02d}"
+            utt = f"{spk}-{suffix}"
             path = (args.wavdir / f"{utt}.wav").resolve()
-            jobs.append((utt, sents[i], speakers[split][spk_idx], path))
+            speaker = speakers[split][spk_idx]
+            if args.prosody == "utterance" and split == "train":
+                speaker = prosody(speaker, utt, args.seed)
+            jobs.append((utt, text, speaker, path))
             tables["wav.scp"][utt] = str(path)
-            tables["text"][utt] = sents[i]
-            tables["text.eng"][utt] = translation[i]
+            tables["text"][utt] = text
+            tables["text.eng"][utt] = english
             tables["utt2spk"][utt] = spk
+            voice, variant, speed, pitch = speakers[split][spk_idx]
+            tables["spk2voice"][spk] = f"{voice}+{variant} {speed} {pitch}"
         with ThreadPoolExecutor(args.nj) as pool:  # espeak-ng runs as subprocesses
             durations = dict(tqdm(pool.map(synthesize, jobs), total=len(jobs), desc=f"speak {split}"))
         out = args.out / split
@@ -174,7 +244,7 @@ def main():
         for utt, spk in tables["utt2spk"].items():
             spk2utt.setdefault(spk, []).append(utt)
         write_table(out / "spk2utt", {s: " ".join(sorted(u)) for s, u in spk2utt.items()})
-        print(f"{out}: {len(ids)} utterances, {len(spk2utt)} speakers, "
+        print(f"{out}: {len(chosen_items)} utterances, {len(spk2utt)} speakers, "
               f"{sum(durations.values()) / 3600:.2f} h")
 
 

@@ -1,0 +1,66 @@
+"""The embedded corpus's splits (egs2/mini_es_en/s2t1/local/make_corpus.py): test_ood is out of
+domain in text, voice and prosody, and adding it (or a corpus lever) leaves the other splits as
+they were. Speech is not synthesised here (the recipe test does that)."""
+
+import random
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "egs2/mini_es_en/s2t1/local"))
+import make_corpus  # noqa: E402
+import ui_strings  # noqa: E402
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+
+
+@needs_espeak
+@pytest.mark.parametrize("n_train", [40, 120])
+def test_test_ood_speakers_are_new_voices_outside_the_training_prosody(n_train):
+    speakers = make_corpus.make_speakers(random.Random(777), 777, n_train)
+    voices = {split: {(v, var) for v, var, _, _ in spk} for split, spk in speakers.items()}
+    assert len(voices["train"]) == n_train and len(voices["test_ood"]) == make_corpus.SPEAKERS["test_ood"]
+    splits = sorted(voices)
+    for i, a in enumerate(splits):
+        for b in splits[i + 1 :]:
+            assert not voices[a] & voices[b], (a, b)
+    for _, _, speed, pitch in speakers["test_ood"]:
+        assert not make_corpus.SPEED[0] <= speed <= make_corpus.SPEED[1]
+        assert not make_corpus.PITCH[0] <= pitch <= make_corpus.PITCH[1]
+
+
+@needs_espeak
+def test_more_training_speakers_leave_the_other_splits_and_the_first_speakers_alone():
+    few = make_corpus.make_speakers(random.Random(777), 777, 40)
+    many = make_corpus.make_speakers(random.Random(777), 777, 120)
+    for split in ("dev", "test", "test_ood"):
+        assert few[split] == many[split]
+    assert few["train"] == many["train"][:40]
+
+
+def test_test_ood_is_human_translated_messages_never_in_training():
+    split = make_corpus.ui_splits(777, 300, 0)
+    with_train = make_corpus.ui_splits(777, 300, 2000)
+    assert split["test_ood"] == with_train["test_ood"]  # its own random stream
+    assert len(split["test_ood"]) == 300 and len(with_train["train"]) == 2000
+    test_pool = dict(ui_strings.pairs(ui_strings.TEST_DOMAINS))
+    for _, es, en in split["test_ood"]:
+        assert test_pool[es] == en  # the program's own English, not a machine translation
+    held_out = {es.lower() for es in test_pool}
+    assert not {es.lower() for _, es, _ in with_train["train"]} & held_out
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("Nombre de archivo no válido", True),
+    ("falta un fichero", True),
+    ("Sí", False),                                   # too short to be a sentence
+    ("-a, --all muestra todo", False),               # option names are not spoken words
+    ("Si no se especifica ninguna opción, se supone -P.", False),
+    ("El PID del proceso", False),                   # acronyms are spelt, not read
+    ("Copiando %s a %s", False),                     # format strings
+])
+def test_only_speakable_messages_are_kept(text, ok):
+    assert ui_strings.speakable(text, ui_strings.SPANISH) is ok
