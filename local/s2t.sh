@@ -6,7 +6,8 @@
 #            [--inference_config FILE] [--tag NAME] [...any option below]
 #
 #  1 data prep (corpus's local/data.sh) -> data/{train,dev,test}, checked against the contract
-#  2 NB/WB at 16 kHz, utt2bw, utt2channel: --train_bw_mode split|both makes WB and NB versions
+#  2 (--speed_perturb: speed-perturbed copies of the training set first, as ESPnet recipes)
+#    NB/WB at 16 kHz, utt2bw, utt2channel: --train_bw_mode split|both makes WB and NB versions
 #    (--nb_channel telephone: a simulated call with real codecs; lowpass: the 8 kHz band only)
 #    and every test set once in each bandwidth (<set>_wb, <set>_nb); native keeps real
 #    recordings in their own bandwidth (labels by --bw_labels utt2bw|rate|detect), a test set as
@@ -54,6 +55,7 @@ train_bw_mode=split          # split: each utterance NB or WB | both: in NB and 
 nb_channel=telephone         # simulated NB: telephone (band, codecs, noise) | lowpass
 mulaw=false                  # lowpass channel: G.711 mu-law code the NB audio
 bw_labels=utt2bw             # native mode: bandwidth from utt2bw | rate (<= 8 kHz: NB) | detect
+speed_perturb=""             # training set speed factors, e.g. "0.9 1.0 1.1" (sox speed, as ESPnet recipes)
 min_duration=0.2             # s: shorter training/valid utterances are skipped in stage 2
 max_overshoot=0.5            # s a segment may end past its recording (cut there, listed)
 bbpe_vocab_size=1000
@@ -107,7 +109,12 @@ if todo 2; then
     [ "${mulaw}" = true ] && opts+=" --mulaw"
     for s in ${train_set} ${valid_set}; do
         need data/${s}/wav.scp
-        ${python} "${root}/local/make_bandwidth.py" --src data/${s} --dst data/${s}_mix \
+        src=data/${s}
+        if [ "${s}" = "${train_set}" ] && [ -n "${speed_perturb}" ]; then
+            ${python} "${root}/local/perturb_speed.py" --src data/${s} --dst data/${s}_sp --factors ${speed_perturb}
+            src=data/${s}_sp
+        fi
+        ${python} "${root}/local/make_bandwidth.py" --src ${src} --dst data/${s}_mix \
             --mode ${train_bw_mode} --seed ${seed} --min_duration ${min_duration} ${opts}
     done
     for s in ${test_sets}; do

@@ -253,6 +253,27 @@ def test_native_mode_keeps_each_test_utterance_in_its_own_bandwidth(smoke_run, t
     assert set(read_table(copy / "dump/raw/test_native/utt2channel").values()) == {"native-wb"}
 
 
+def test_speed_perturbation_triples_the_training_set_only(smoke_run, tmp_path):
+    recipe, _ = smoke_run
+    sp = tmp_path / "sp"
+    sp.mkdir()
+    for name in ("local", "conf", "tools", ".venv"):
+        if (REPO / name).exists():
+            (sp / name).symlink_to(REPO / name)
+    copy = sp / RECIPE
+    shutil.copytree(recipe, copy, symlinks=True, ignore=shutil.ignore_patterns("dump", "exp", "*_mix", "*_wb", "*_nb"))
+    proc = run(copy, "--stage", "2", "--stop_stage", "3", "--speed_perturb", "0.9 1.0 1.1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    train = read_table(copy / "data/train/text")
+    mixed = read_table(copy / "dump/raw/train_mix/text")
+    skipped = read_table(copy / "data/train_mix/skipped")  # the injected bad audio, in each copy
+    assert len(mixed) == 3 * len(train) - len(skipped)
+    for utt in read_table(copy / "data/train/utt2spk"):
+        if not any(utt in s for s in skipped):
+            assert {f"{utt}-wb", f"{utt}-nb"} & set(mixed) and {f"sp0.9-{utt}-wb", f"sp0.9-{utt}-nb"} & set(mixed)
+    assert len(read_table(copy / "dump/raw/dev_mix/text")) == len(read_table(recipe / "dump/raw/dev_mix/text"))
+
+
 def test_data_stage_is_idempotent(smoke_run):
     recipe, _ = smoke_run
     proc = subprocess.run(["./run.sh", "--size", "smoke", "--stage", "1", "--stop_stage", "1"],

@@ -1,0 +1,72 @@
+"""Speed perturbation (local/perturb_speed.py): sox pipes that play each utterance f times as fast,
+every table carried over under Kaldi's ``sp<f>-`` ids, segments rescaled."""
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from espnet_smoe.datadir import iter_audio, read_table, write_table
+
+spec = importlib.util.spec_from_file_location("perturb_speed", Path(__file__).parents[1] / "local/perturb_speed.py")
+perturb_speed = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(perturb_speed)
+pytestmark = pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
+
+
+def perturb(monkeypatch, src: Path, dst: Path, *factors: str):
+    monkeypatch.setattr(sys, "argv", ["perturb_speed.py", "--src", str(src), "--dst", str(dst), "--factors", *factors])
+    perturb_speed.main()
+
+
+def make_dir(d: Path, segments: bool):
+    d.mkdir()
+    rate = 16000
+    t = np.arange(2 * rate) / rate
+    sf.write(d / "rec.wav", 0.5 * np.sin(2 * np.pi * 440 * t), rate, subtype="PCM_16")
+    if segments:
+        write_table(d / "wav.scp", {"rec": str(d / "rec.wav")})
+        write_table(d / "segments", {"spk-a": "rec 0.0 1.0", "spk-b": "rec 1.0 2.0"})
+        utts = ["spk-a", "spk-b"]
+    else:
+        write_table(d / "wav.scp", {"spk-a": str(d / "rec.wav")})
+        utts = ["spk-a"]
+    write_table(d / "utt2spk", {u: "spk" for u in utts})
+    write_table(d / "spk2utt", {"spk": " ".join(utts)})
+    write_table(d / "text", {u: "hola" for u in utts})
+    write_table(d / "text.eng", {u: "hello" for u in utts})
+    write_table(d / "utt2bw", {u: "wb" for u in utts})
+    write_table(d / "utt2num_samples", {u: "16000" for u in utts})
+    return rate
+
+
+def test_each_factor_plays_the_audio_that_much_faster(tmp_path, monkeypatch):
+    rate = make_dir(tmp_path / "src", segments=False)
+    perturb(monkeypatch, tmp_path / "src", tmp_path / "sp", "0.9", "1.0", "1.1")
+    audio = {utt: (wav, r) for utt, wav, r in iter_audio(tmp_path / "sp")}
+    assert set(audio) == {"spk-a", "sp0.9-spk-a", "sp1.1-spk-a"}
+    for utt, factor in (("spk-a", 1.0), ("sp0.9-spk-a", 0.9), ("sp1.1-spk-a", 1.1)):
+        wav, r = audio[utt]
+        assert r == rate and len(wav) == pytest.approx(2 * rate / factor, rel=0.01)
+        peak = np.argmax(np.abs(np.fft.rfft(wav))) * r / len(wav)  # the tone moves with the speed
+        assert peak == pytest.approx(440 * factor, rel=0.01)
+    sp = tmp_path / "sp"
+    assert read_table(sp / "utt2spk")["sp0.9-spk-a"] == "sp0.9-spk"
+    assert read_table(sp / "spk2utt") == {"spk": "spk-a", "sp0.9-spk": "sp0.9-spk-a", "sp1.1-spk": "sp1.1-spk-a"}
+    assert read_table(sp / "text.eng")["sp1.1-spk-a"] == "hello"
+    assert read_table(sp / "utt2bw")["sp1.1-spk-a"] == "wb"
+    assert not (sp / "utt2num_samples").exists()  # lengths change with the speed
+
+
+def test_segments_are_rescaled_with_their_recording(tmp_path, monkeypatch):
+    rate = make_dir(tmp_path / "src", segments=True)
+    perturb(monkeypatch, tmp_path / "src", tmp_path / "sp", "0.8", "1.0")
+    segments = read_table(tmp_path / "sp/segments")
+    assert segments["sp0.8-spk-b"] == "sp0.8-rec 1.250 2.500" and segments["spk-b"] == "rec 1.000 2.000"
+    lengths = {utt: len(wav) for utt, wav, _ in iter_audio(tmp_path / "sp")}
+    assert lengths["sp0.8-spk-a"] == pytest.approx(rate / 0.8, rel=0.01)
+    assert lengths["sp0.8-spk-b"] == pytest.approx(rate / 0.8, rel=0.01)
