@@ -17,6 +17,7 @@ from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
+from espnet_smoe.multitask import route_map
 from espnet_smoe.smoe_layer import moe_ffns, unsort
 
 
@@ -41,12 +42,14 @@ class SMoETransformerDecoder(TransformerDecoder):
         vocab_size: Output vocabulary size.
         encoder_output_size: Attention dimension.
         token_list: The model's token list (the S-MoE task passes it in).
-        route_tokens: Guiding-token symbol -> expert id; default ``<asr>``: 0, ``<st_eng>``: 1.
+        route_tokens: Guiding-token symbol -> expert id, or a scheme of
+            :func:`espnet_smoe.multitask.route_map` over the token list (``per_task``, the
+            default: one expert per task; ``per_kind``: transcribe / translate).
         route_offset: Position of the guiding token counted from ``<sos>`` (2: after the
             language token).
         default_expert: Expert for guiding tokens missing from ``route_tokens``; when None such
             a token is an error.
-        num_experts: Experts per S-MoE FFN.
+        num_experts: Experts per S-MoE FFN; by default as many as the routes use.
         smoe_layers: 0-based indices of the blocks whose FFN is S-MoE; all when omitted.
         router: ``supervised`` (S-MoE) or ``learned`` (per-token gate).
         top_k: Experts per token of the learned gate.
@@ -60,10 +63,10 @@ class SMoETransformerDecoder(TransformerDecoder):
         vocab_size: int,
         encoder_output_size: int,
         token_list: Union[str, Path, List[str], None] = None,
-        route_tokens: Optional[Dict[str, int]] = None,
+        route_tokens: Union[Dict[str, int], str] = "per_task",
         route_offset: int = 2,
         default_expert: Optional[int] = None,
-        num_experts: int = 2,
+        num_experts: Optional[int] = None,
         smoe_layers: Optional[List[int]] = None,
         router: str = "supervised",
         top_k: int = 1,
@@ -83,8 +86,12 @@ class SMoETransformerDecoder(TransformerDecoder):
             raise ValueError(f"route symbols ['{sos_symbol}'] are not in the token list")
         self.sos = tokens.index(sos_symbol)
         self.route_offset = route_offset
+        if isinstance(route_tokens, str):
+            route_tokens = route_map(route_tokens, tokens)
+        if num_experts is None:
+            num_experts = max(route_tokens.values()) + 1
         self.num_experts, self.default_expert = num_experts, default_expert
-        self.set_route_tokens(route_tokens or {"<asr>": 0, "<st_eng>": 1})
+        self.set_route_tokens(route_tokens)
         self.routing, self.gates, self.smoe_layers = moe_ffns(
             self.decoders, ["feed_forward"], num_experts, smoe_layers, router, top_k
         )

@@ -13,7 +13,12 @@ translate into ``l``      the translation (``text.<l>``)        ``<st_l>``, e.g.
 
 Language tokens are ISO 639-3 codes in angle brackets (``<spa>``, ``<eng>``), as OWSM's. A new
 target language adds one ``<st_l>`` token; a new task adds one task token; the decoder's
-``route_tokens`` map each guiding token to an expert (one per task, or one per target language).
+``route_tokens`` map each guiding token to an expert, by hand or by a scheme that follows the
+token list, so a new target language needs no edit of the configs (:func:`route_map`):
+
+``per_task``  ``<asr>`` -> 0, then each ``<st_l>`` its own expert, in token-list order
+``per_kind``  ``<asr>`` -> 0, every ``<st_l>`` -> 1 (transcribe / translate)
+
 CTC always learns the source transcript (``text.ctc``), whatever the task.
 """
 
@@ -45,6 +50,23 @@ def is_lang_token(symbol: str) -> bool:
 def task_names(tgt_langs: Sequence[str]) -> List[str]:
     """``["asr", "st_eng", ...]``: transcription, then one translation task per target."""
     return [ASR, *(f"st_{lang}" for lang in tgt_langs)]
+
+
+ROUTE_SCHEMES = ("per_task", "per_kind")
+
+
+def route_map(scheme: str, token_list: Sequence[str]) -> Dict[str, int]:
+    """Guiding token -> expert of a named scheme over the task tokens of ``token_list``."""
+    tasks = [t for t in token_list if is_task_token(t)]
+    asr = task_token(ASR)
+    tasks = ([asr] if asr in tasks else []) + [t for t in tasks if t != asr]
+    if not tasks:
+        raise ValueError("route_tokens: the token list has no task tokens (<asr>, <st_l>)")
+    if scheme == "per_task":
+        return {t: e for e, t in enumerate(tasks)}
+    if scheme == "per_kind":
+        return {t: int(t != asr) for t in tasks}
+    raise ValueError(f"route_tokens '{scheme}': a map of guiding token -> expert, or one of {ROUTE_SCHEMES}")
 
 
 def reference_file(task: str) -> str:

@@ -8,6 +8,7 @@ from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 
+from espnet_smoe.decoder import SMoETransformerDecoder
 from conftest import ASR, DIM, ENG, SOS, SPA, ST, TOKENS, make_decoder, prefixed
 
 EOS = TOKENS.index("<eos>")
@@ -117,13 +118,34 @@ def test_prefix_without_sos_is_an_error():
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(route_tokens={"<st_deu>": 1}), "not in the token list"),
-    (dict(route_tokens={"<asr>": 2}), "out of range"),
+    (dict(route_tokens={"<asr>": 2}, num_experts=2), "out of range"),
+    (dict(route_tokens="per_task", num_experts=1), "out of range"),
+    (dict(route_tokens="per_language"), "one of"),
     (dict(gradient_checkpoint_layers=[1]), "checkpointing"),
     (dict(token_list=None), "token_list"),
 ])
 def test_bad_configuration_is_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_decoder(**kwargs)
+
+
+@pytest.mark.parametrize("scheme, experts, routes", [
+    ("per_task", 3, {"<asr>": 0, "<st_eng>": 1, "<st_cat>": 2}),
+    ("per_kind", 2, {"<asr>": 0, "<st_eng>": 1, "<st_cat>": 1}),
+])
+def test_a_route_scheme_follows_the_token_list(scheme, experts, routes):
+    """A new target language (here <st_cat>) gets its expert with no edit of the config."""
+    tokens = [*TOKENS, "<cat>", "<st_cat>"]
+    dec = SMoETransformerDecoder(len(tokens), 16, token_list=tokens, route_tokens=scheme, **DIM)
+    cat = tokens.index("<st_cat>")
+    assert dec.num_experts == experts and dec.route_tokens == routes
+    assert len(dec.decoders[0].feed_forward.experts) == experts
+    rows = torch.tensor([[SOS, SPA, task, 11] for task in (ASR, ST, cat)])
+    assert dec.route_of(rows).tolist() == [routes["<asr>"], routes["<st_eng>"], routes["<st_cat>"]]
+
+
+def test_the_default_scheme_is_the_two_expert_map_of_one_target():
+    assert make_decoder().route_tokens == {"<asr>": 0, "<st_eng>": 1}
 
 
 def test_route_is_found_behind_a_long_previous_context():

@@ -40,6 +40,7 @@ def task_name(symbol: str, all_symbols: List[str]) -> str:
 def synthetic_token_list(config: dict, vocab_size: int) -> List[str]:
     """Specials, the decoder's guiding tokens, then filler pieces up to ``vocab_size``."""
     routes = (config.get("decoder_conf") or {}).get("route_tokens") or {}
+    routes = routes if isinstance(routes, dict) else {}  # a scheme routes the tokens below
     specials = list(dict.fromkeys([*S2T_SPECIALS, "<spa>", "<asr>", "<st_eng>", *routes]))
     if vocab_size < len(specials):
         raise ValueError(f"--vocab_size {vocab_size} is smaller than the {len(specials)} specials")
