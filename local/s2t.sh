@@ -33,23 +33,21 @@ log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINE
 die() { log "error: $*" >&2; exit 1; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-python=python3
-[ -x "${root}/.venv/bin/python" ] && python="${root}/.venv/bin/python"
 
 # General
-stage=1
-stop_stage=10
-ngpu=0
-nj=2
-seed=1
-tag=""
+stage=1                      # first stage to run (1-10)
+stop_stage=10                # last stage to run
+ngpu=0                       # GPUs for training (>1: ESPnet's DDP launcher) and decoding (>0: one)
+nj=2                         # parallel jobs (statistics, decoding)
+seed=1                       # training seed; also the NB/WB split and telephone-channel draws
+tag=""                       # exp/<tag>; default s2t_<train config name>
 # Corpus (set by run.sh)
 data_cmd=""                  # command that writes data/{train,dev,test} (stage 1)
 src_lang=""                  # e.g. spa
 tgt_langs=""                 # e.g. "eng"
-train_set=train
+train_set=train              # data/<set> names written by stage 1
 valid_set=dev
-test_sets=test
+test_sets=test               # several: "test test_ood"
 # Data
 train_bw_mode=split          # split: each utterance NB or WB | both: in NB and WB | native: real recordings in their own bandwidth (--bw_labels)
 nb_channel=telephone         # simulated NB: telephone (band, codecs, noise) | lowpass
@@ -58,19 +56,21 @@ bw_labels=utt2bw             # native mode: bandwidth from utt2bw | rate (<= 8 k
 speed_perturb=""             # training set speed factors, e.g. "0.9 1.0 1.1" (sox speed, as ESPnet recipes)
 min_duration=0.2             # s: shorter training/valid utterances are skipped in stage 2
 max_overshoot=0.5            # s a segment may end past its recording (cut there, listed)
-bbpe_vocab_size=1000
+bbpe_vocab_size=1000         # BBPE vocabulary (run.sh sets its corpus's)
 feats_normalize=global_mvn   # global_mvn (stats from stage 6) | utterance_mvn
 batching=interleaved         # interleaved single-task batches (paper) | mixed
 # Training / decoding
-train_config=""
+train_config=""              # training YAML, e.g. conf/mini/dec_smoe.yaml
 train_args=""                # extra options for s2t_train
-inference_config=""
-inference_model=valid.acc.ave.pth
+inference_config=""          # decoding YAML, e.g. conf/decode.yaml
+inference_model=valid.acc.ave.pth  # checkpoint of exp/<tag> to decode and pack
 inference_args=""
 route_ablation=""            # S-MoE stacks to also decode with swapped routes: encoder decoder
 cascade_mt=""                # text translator ({tgt}: target language) for the cascade baseline of stage 9
 
 . "${root}/local/parse_options.sh"
+python=python3
+[ -x "${root}/.venv/bin/python" ] && python="${root}/.venv/bin/python"
 
 [ -n "${src_lang}" ] || die "--src_lang is not set (run.sh sets it)"
 [ -n "${train_config}" ] || die "--train_config is not set"

@@ -346,3 +346,17 @@ def test_matrix_runs_the_routing_ablation_and_expert_usage(matrix_run):
         assert all(sum(row) == pytest.approx(1.0, abs=1e-3) for row in layers)
     assert all(0.0 <= v <= 1.0 for vals in usage["separation"].values() for v in vals)
     assert (matrix_run / "learned_moe_seed1/expert_usage.png").is_file()
+
+
+def test_help_lists_the_options_a_user_passes_with_this_recipes_values():
+    """--help once printed s2t.sh's internals (--root, --tasks) and its own defaults (BBPE
+    1000 where the recipe uses 500), without run.sh's --size and --matrix."""
+    proc = subprocess.run(["./run.sh", "--size", "smoke", "--help"], cwd=REPO / RECIPE,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    options = {line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  --")}
+    assert {"--size", "--matrix", "--corpus_seed", "--stage", "--bbpe_vocab_size", "--test_sets"} <= options
+    assert not {"--root", "--tasks", "--python", "--exp"} & options
+    values = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines() if line.startswith("  --")}
+    assert values["--bbpe_vocab_size"] == "'300'" and values["--size"] == "'smoke'"
+    assert values["--train_config"] == "'conf/mini/dec_smoe.yaml'"

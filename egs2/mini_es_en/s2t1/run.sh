@@ -17,6 +17,7 @@ size=default          # smoke | default | full
 seed=777              # corpus seed (sentence split, voices)
 matrix=""             # mini | paper: run the experiment matrix of conf/<matrix>/
 corpus_opts=""        # levers of the corpus (local/make_corpus.py; recipe README, "Levers")
+help=false
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -24,6 +25,7 @@ while [ $# -gt 0 ]; do
     --corpus_seed) seed=$2; shift 2 ;;
     --matrix) matrix=$2; shift 2 ;;
     --train_size|--ui_train|--train_speakers|--prosody) corpus_opts+=" $1 $2"; shift 2 ;;
+    --help|-h) help=true; shift ;;
     *) args+=("$1"); shift ;;
     esac
 done
@@ -41,11 +43,24 @@ esac
 corpus=(--data_cmd "local/data.sh --size ${size} --seed ${seed}${corpus_opts}"
         --src_lang spa --tgt_langs eng --train_set train --valid_set dev --test_sets "test test_ood"
         --cascade_mt "apertium -u spa-{tgt}")
+# DecS-MoE: at this scale the encoder's bandwidth experts each see too little audio (README,
+# "Results of the default run"); --train_config conf/mini/encdec_smoe.yaml is the paper's model.
+model=(--train_config conf/mini/dec_smoe.yaml)
+if [ "${help}" = true ]; then
+    cat <<EOF
+Usage: $0 [options] (with --matrix, the stage options go to ../../../local/matrix.sh)
+Options of run.sh (mini_es_en):
+  --size                 '${size}'  smoke | default | full (sets the values of s2t.sh below)
+  --corpus_seed          '${seed}'  sentence split and voices
+  --matrix               '${matrix}'  mini | paper: every conf/<matrix>/ variant (--variants, --seeds)
+  --train_size N, --ui_train N, --train_speakers N, --prosody speaker|utterance
+                         corpus levers (local/make_corpus.py; recipe README, "Levers")
+EOF
+    ../../../local/s2t.sh "${corpus[@]}" "${model[@]}" "${opts[@]}" "${args[@]}" --help
+    exit 0
+fi
 if [ -n "${matrix}" ]; then
     ../../../local/matrix.sh --matrix "${matrix}" "${corpus[@]}" "${opts[@]}" "${args[@]}"
 else
-    # DecS-MoE: at this scale the encoder's bandwidth experts each see too little audio (README,
-    # "Results of the default run"); --train_config conf/mini/encdec_smoe.yaml is the paper's model.
-    ../../../local/s2t.sh "${corpus[@]}" --train_config conf/mini/dec_smoe.yaml \
-        "${opts[@]}" "${args[@]}"
+    ../../../local/s2t.sh "${corpus[@]}" "${model[@]}" "${opts[@]}" "${args[@]}"
 fi
