@@ -360,3 +360,35 @@ def test_help_lists_the_options_a_user_passes_with_this_recipes_values():
     values = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines() if line.startswith("  --")}
     assert values["--bbpe_vocab_size"] == "'300'" and values["--size"] == "'smoke'"
     assert values["--train_config"] == "'conf/mini/dec_smoe.yaml'"
+
+
+def test_a_recipe_made_from_the_template_runs_once_its_data_prep_is_written(smoke_run, tmp_path):
+    """egs2/TEMPLATE/setup.sh: the new-corpus path. Its data.sh stub stops stage 1 with what to
+    write; with a data prep written (here: the smoke corpus copied in), stages 1-9 run."""
+    recipe, _ = smoke_run
+    root = tmp_path / "repo"
+    (root / "egs2").mkdir(parents=True)
+    for name in ("local", "conf", "tools", ".venv"):
+        if (REPO / name).exists():
+            (root / name).symlink_to(REPO / name)
+    shutil.copytree(REPO / "egs2/TEMPLATE", root / "egs2/TEMPLATE")
+    setup = [str(root / "egs2/TEMPLATE/setup.sh"), "egs2/mycorpus/s2t1"]
+    proc = subprocess.run(setup, cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    new = root / "egs2/mycorpus/s2t1"
+    assert os.readlink(new / "conf") == "../../../conf" and "mycorpus / s2t1" in (new / "README.md").read_text()
+    assert subprocess.run(setup, cwd=root, capture_output=True, text=True).returncode != 0  # no overwrite
+
+    stub = subprocess.run(["./run.sh", "--stop_stage", "1"], cwd=new, capture_output=True, text=True)
+    assert stub.returncode != 0 and "not written yet" in stub.stderr
+    (new / "local/data.sh").write_text(
+        "#!/usr/bin/env bash\nset -eu\nmkdir -p data\n"
+        + "".join(f"rm -rf data/{s}; cp -r {recipe}/data/{s} data/{s}\n" for s in ("train", "dev", "test")))
+    proc = subprocess.run(["./run.sh", "--stop_stage", "9", "--train_config", "conf/mini/dec_smoe.yaml",
+                           "--bbpe_vocab_size", "300", "--inference_config", "conf/decode_fast.yaml",
+                           "--train_args", "--max_epoch 1 --batch_size 8", "--nj", "1"],
+                          cwd=new, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    rows = json.loads((new / "exp/s2t_dec_smoe/results.json").read_text())["results"]
+    assert {(r["test_set"], r["task"], r["bandwidth"]) for r in rows} == {
+        ("test_native", "asr", "wb"), ("test_native", "st_eng", "wb")}  # espeak-ng's 22.05 kHz: wb by rate
