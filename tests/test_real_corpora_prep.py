@@ -319,8 +319,9 @@ def test_data_sh_makes_the_recipe_sets(ldc, tmp_path):
 
 @pytest.mark.slow
 @needs_sox
-def test_recipe_stages_1_to_3(ldc, tmp_path):
-    """run.sh --stop_stage 3 in a temporary tree: data prep, native NB/WB at 16 kHz, dump."""
+def test_recipe_runs_on_the_fixtures_from_data_prep_to_scores(ldc, tmp_path):
+    """run.sh in a temporary tree: data prep, native NB/WB at 16 kHz and dump (stages 1-3), then
+    a smoke training of the paper's EncDecS-MoE at mini size, decoding and scoring (4-9)."""
     root = tmp_path / "tree"
     for name in ("local", "conf", "tools", ".venv"):
         if (REPO / name).exists():
@@ -342,3 +343,14 @@ def test_recipe_stages_1_to_3(ldc, tmp_path):
         assert (dump / f"{name}_native/wav.scp").is_file(), name
     assert set(read_table(dump / "covost_test_native/utt2bw").values()) == {"wb"}
     assert set(read_table(dump / "callhome_devtest_native/utt2bw").values()) == {"nb"}
+
+    smoke = ["--stage", "4", "--stop_stage", "9", "--nj", "1", "--ngpu", "0", "--bbpe_vocab_size", "300",
+             "--train_config", "conf/mini/encdec_smoe.yaml", "--inference_config", "conf/decode_fast.yaml",
+             "--train_args", "--max_epoch 1 --batch_size 2"]
+    proc = subprocess.run(["./run.sh", *args, *smoke], cwd=recipe, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    rows = json.loads((recipe / "exp/s2t_encdec_smoe/results.json").read_text())["results"]
+    scored = {(r["test_set"], r["bandwidth"]) for r in rows}
+    assert scored == {("fisher_dev2_native", "nb"), ("fisher_test_native", "nb"), ("callhome_devtest_native", "nb"),
+                      ("callhome_evltest_native", "nb"), ("covost_test_native", "wb")}
+    assert {r["task"] for r in rows} == {"asr", "st_eng"}
