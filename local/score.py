@@ -5,7 +5,8 @@ WER and CER for transcription (words and characters compared after lower-casing 
 punctuation, as usual for ASR), BLEU and chrF for translation (sacrebleu on detokenised text, with
 their signatures). CER and chrF credit partly right words, which WER and BLEU score as wrong: on a
 small model they show how close the output is. Each row also carries the
-decoding real-time factor (``timing.json`` of stage 8). ``cascade_st_<l>`` tasks (local/cascade.py:
+decoding real-time factor (``timing.json`` of stage 8). A set with several references per translation
+(``text.<l>.1``, ...) is scored against all of them. ``cascade_st_<l>`` tasks (local/cascade.py:
 the asr transcripts through a text translator) are scored like ``st_<l>``. With ``--swap_routes`` the routing
 ablation's decodes (``<decode_dir>_swap_<stack>``) are scored too, as rows whose ``routes`` say
 which stack was sent to the wrong expert. A hypothesis missing for any reference utterance, or one
@@ -78,7 +79,8 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = 
     """One row per bandwidth of the set's ``utt2bw`` (a native-bandwidth set holds both), and
     the sacrebleu signatures (None for transcription)."""
     ref_file = dump / test_set / reference_file(task)
-    refs = read_table(ref_file)
+    streams = references(dump / test_set, task)
+    refs = streams[0]
     hyp_file = decode / test_set / task / "1best_recog" / "text_nospecial"
     hyps = read_table(hyp_file) if hyp_file.is_file() else {}
     missing = sorted(set(refs) - set(hyps))
@@ -102,19 +104,28 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = 
                "too_short": None if too_short is None else sum(k in too_short for k in keys),
                "bw_disagree": rerouted,
                "rtf": json.loads(timing.read_text())["rtf"] if timing.is_file() else None}
-        row.update(scores(task, [refs[k] for k in keys], [hyps[k] for k in keys]))
+        row.update(scores(task, [[ref[k] for k in keys] for ref in streams], [hyps[k] for k in keys]))
         signatures = row.pop("signatures", None)
         rows.append(row)
     return rows, signatures
 
 
+def references(set_dir: Path, task: str) -> list:
+    """The task's reference table, then, for translation, any further references of the set
+    (``text.<l>.1``, ``text.<l>.2``, ...: more translators, as Fisher's dev and test sets have)."""
+    main = set_dir / reference_file(task)
+    extra = [] if task == ASR else sorted(set_dir.glob(f"{main.name}.[0-9]*"), key=lambda p: int(p.suffix[1:]))
+    return [read_table(path) for path in (main, *extra)]
+
+
 def scores(task: str, refs, hyps) -> dict:
-    """WER and CER for transcription; BLEU and chrF (with their signatures) for translation."""
+    """WER and CER for transcription (against the first reference stream of ``refs``); BLEU
+    and chrF (with their signatures) for translation, against every stream."""
     if task == ASR:
-        return {"wer": round(wer(refs, hyps), 2), "cer": round(cer(refs, hyps), 2)}
+        return {"wer": round(wer(refs[0], hyps), 2), "cer": round(cer(refs[0], hyps), 2)}
     bleu, chrf = BLEU(), CHRF()
-    return {"bleu": round(bleu.corpus_score(hyps, [refs]).score, 2),
-            "chrf": round(chrf.corpus_score(hyps, [refs]).score, 2),
+    return {"bleu": round(bleu.corpus_score(hyps, refs).score, 2),
+            "chrf": round(chrf.corpus_score(hyps, refs).score, 2),
             "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}}
 
 
@@ -139,10 +150,10 @@ def channel_rows(dump: Path, decode: Path, test_sets, tasks) -> list:
         channels = dump / test_set / "utt2channel"
         groups = channel_groups(read_table(channels)) if channels.is_file() else {}
         for task in tasks if groups else []:
-            refs = read_table(dump / test_set / reference_file(task))
+            streams = references(dump / test_set, task)
             hyps = read_table(decode / test_set / task / "1best_recog" / "text_nospecial")
             for group, keys in groups.items():
-                found = scores(task, [refs[k] for k in keys], [hyps[k] for k in keys])
+                found = scores(task, [[ref[k] for k in keys] for ref in streams], [hyps[k] for k in keys])
                 found.pop("signatures", None)
                 rows.append({"test_set": test_set, "task": task, "group": group,
                              "utterances": len(keys), **found})

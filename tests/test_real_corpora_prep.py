@@ -134,9 +134,9 @@ def test_fisher_test_sets_keep_their_four_references(fisher_callhome):
     for name in fx.MULTI_REF:
         eng = read_table(data / name / "text.eng")
         for i in (1, 2, 3):
-            ref = read_table(data / name / f"ref.eng.{i}")
+            ref = read_table(data / name / f"text.eng.{i}")
             assert ref == {u: f"Ref {i}: {t}" for u, t in eng.items()}
-    assert not (data / "fisher_train/ref.eng.1").exists()
+    assert not (data / "fisher_train/text.eng.1").exists()
 
 
 @needs_sox

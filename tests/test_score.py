@@ -119,3 +119,16 @@ def test_the_cascade_translates_each_transcript_and_is_scored_as_translation(tmp
 def test_a_translator_that_loses_lines_or_fails_stops_the_cascade(command, error):
     with pytest.raises(SystemExit, match=error):
         cascade.translate(command, ["hola", "adiós"])
+
+
+def test_translation_is_scored_against_every_reference_of_the_set(tmp_path):
+    """Fisher's dev and test sets have four English references (text.eng, text.eng.1-3)."""
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    write(dump / "test_nb/text.eng", ["u1 the cat sat on the mat", "u2 good morning to you all"])
+    write(dump / "test_nb/text.eng.1", ["u1 a cat sat upon a mat", "u2 good day to you all"])
+    write(decode / "test_nb/st_eng/1best_recog/text_nospecial", ["u1 a cat sat upon a mat", "u2 good day to you all"])
+    (one,), _ = score.score_set(dump, decode, "test_nb", "st_eng")
+    assert one["bleu"] == 100.0  # the second reference matches word for word
+    (tmp_path / "dump/test_nb/text.eng.1").unlink()
+    (single,), _ = score.score_set(dump, decode, "test_nb", "st_eng")
+    assert single["bleu"] < 50

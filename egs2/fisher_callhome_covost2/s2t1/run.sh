@@ -20,6 +20,18 @@ data_opts=""
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
+    --help|-h)
+        cat <<EOF
+Usage: $0 --fisher_speech DIR --fisher_transcripts DIR --callhome_speech DIR
+    --callhome_transcripts DIR --fisher_callhome_translations DIR --cv_root DIR --covost_tsv FILE [options]
+Corpus options (local/data.sh; given so far:${data_opts:- none}):
+  --fisher_speech, --fisher_transcripts     LDC2010S01, LDC2010T04
+  --callhome_speech, --callhome_transcripts LDC96S35, LDC96T17
+  --fisher_callhome_translations            the Fisher-Callhome Spanish-English corpus
+  --cv_root, --covost_tsv                   Common Voice Spanish, covost_v2.es_en.tsv
+  --cv_tsv FILE, --sph2pipe PATH, --src_case lc.rm|tc, --tgt_case tc|lc.rm, --covost_durations true
+EOF
+        args+=("$1"); shift ;;
     --fisher_speech|--fisher_transcripts|--callhome_speech|--callhome_transcripts|\
     --fisher_callhome_translations|--cv_root|--covost_tsv|--cv_tsv|--sph2pipe|--src_case|\
     --tgt_case|--covost_durations)

@@ -25,7 +25,7 @@ that extracts that channel as 16-bit WAV: sox for plain SPHERE, sph2pipe for sho
 SPHERE, which neither libsndfile nor sox decode), ``segments`` (start of the mapping line's
 first transcript line to the end of its last), ``utt2spk`` / ``spk2utt`` (speaker = conversation
 side), ``text`` (Spanish, normalised), ``text.eng`` (English reference 0), ``utt2bw`` (nb),
-``raw_text`` (the LDC transcript lines as they are), ``ref.eng.{1,2,3}`` (the other references of
+``raw_text`` (the LDC transcript lines as they are), ``text.eng.{1,2,3}`` (the other references of
 the Fisher dev/test sets), ``prep_skipped`` (``<call>:<lines> <reason> <detail>``: left out,
 never silently) and ``prep_report.json`` (counts, hours).
 
@@ -310,7 +310,7 @@ def prepare_set(name: str, args, transcripts, audio_index, audio: Audio, reader)
     spanish = read_lines(es_path, len(mapping), "Spanish side") if es_path.is_file() else None
 
     tables = {n: {} for n in ("wav.scp", "segments", "text", "text.eng", "utt2spk", "utt2bw",
-                              "raw_text", *(f"ref.eng.{i}" for i in range(1, len(refs))))}
+                              "raw_text", *(f"text.eng.{i}" for i in range(1, len(refs))))}
     skipped, parsed, es_mismatch, mixed, seconds = {}, {}, {}, 0, 0.0
     for k, (call, ids) in enumerate(mapping):
         key = f"{call}:{'_'.join(map(str, ids))}"
@@ -368,7 +368,7 @@ def prepare_set(name: str, args, transcripts, audio_index, audio: Audio, reader)
         tables["utt2bw"][utt] = "nb"
         tables["raw_text"][utt] = raw
         for i in range(1, len(refs)):
-            tables[f"ref.eng.{i}"][utt] = normalize_target(english[i][k], args.tgt_case)
+            tables[f"text.eng.{i}"][utt] = normalize_target(english[i][k], args.tgt_case)
         seconds += end - start
     if spanish is not None and len(es_mismatch) > ES_MISMATCH_LIMIT * max(1, len(mapping)):
         example = next(iter(es_mismatch.items()))
