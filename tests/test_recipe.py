@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+import yaml
 
 from espnet_smoe.datadir import read_table, write_table
 
@@ -381,14 +383,21 @@ def test_a_recipe_made_from_the_template_runs_once_its_data_prep_is_written(smok
 
     stub = subprocess.run(["./run.sh", "--stop_stage", "1"], cwd=new, capture_output=True, text=True)
     assert stub.returncode != 0 and "not written yet" in stub.stderr
+    # a second target language: its text.cat (a copy of the English here) and --tgt_langs
     (new / "local/data.sh").write_text(
         "#!/usr/bin/env bash\nset -eu\nmkdir -p data\n"
-        + "".join(f"rm -rf data/{s}; cp -r {recipe}/data/{s} data/{s}\n" for s in ("train", "dev", "test")))
-    proc = subprocess.run(["./run.sh", "--stop_stage", "9", "--train_config", "conf/mini/dec_smoe.yaml",
+        + "".join(f"rm -rf data/{s}; cp -r {recipe}/data/{s} data/{s}; cp data/{s}/text.eng data/{s}/text.cat\n"
+                  for s in ("train", "dev", "test")))
+    proc = subprocess.run(["./run.sh", "--stop_stage", "9", "--tgt_langs", "eng cat",
+                           "--train_config", "conf/mini/dec_smoe.yaml",
                            "--bbpe_vocab_size", "300", "--inference_config", "conf/decode_fast.yaml",
                            "--train_args", "--max_epoch 1 --batch_size 8", "--nj", "1"],
                           cwd=new, capture_output=True, text=True)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     rows = json.loads((new / "exp/s2t_dec_smoe/results.json").read_text())["results"]
-    assert {(r["test_set"], r["task"], r["bandwidth"]) for r in rows} == {
-        ("test_native", "asr", "wb"), ("test_native", "st_eng", "wb")}  # espeak-ng's 22.05 kHz: wb by rate
+    assert {(r["test_set"], r["task"], r["bandwidth"]) for r in rows} == {  # espeak-ng's 22.05 kHz: wb by rate
+        ("test_native", task, "wb") for task in ("asr", "st_eng", "st_cat")}
+    config = yaml.safe_load((new / "exp/s2t_dec_smoe/config.yaml").read_text())
+    assert config["decoder_conf"]["route_tokens"] == "per_task"  # no config edit for the new language
+    model = torch.load(new / "exp/s2t_dec_smoe/valid.acc.ave.pth", map_location="cpu")
+    assert {k.split(".experts.")[1].split(".")[0] for k in model if ".experts." in k and k.startswith("decoder.")} == {"0", "1", "2"}
