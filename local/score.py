@@ -2,7 +2,8 @@
 """Stage 9: score every decoded test set x task; write RESULTS.md and results.json.
 
 WER and CER for transcription (words and characters compared after lower-casing and removing
-punctuation, as usual for ASR), BLEU and chrF for translation (sacrebleu on detokenised text, with
+punctuation, as usual for ASR; aligned by jiwer, with the substitutions, deletions, insertions and
+hits behind each rate), BLEU, chrF and TER for translation (sacrebleu on detokenised text, with
 their signatures). CER and chrF credit partly right words, which WER and BLEU score as wrong: on a
 small model they show how close the output is. Each row also carries the
 decoding real-time factor (``timing.json`` of stage 8). A set with several references per translation
@@ -15,6 +16,11 @@ set, the utterances stage 2 left out (``<dump>/<set>/skipped``: unusable audio, 
 those too short to decode (``too_short`` of stage 8: empty hypotheses, scored as such). A test
 set made by the telephone channel is also scored per codec and per noise level (``utt2channel``).
 
+RESULTS.md follows ESPnet's egs2 ``RESULTS.md`` (``scripts/utils/show_asr_result.sh``): an
+environment block (date, python, espnet, pytorch, this repository's git hash), then ESPnet's
+``|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|`` tables for WER and CER and ``|dataset|score|...``
+tables for BLEU, chrF and TER, after this project's summary table (bandwidth, routes, RTF).
+
 Usage:
     python local/score.py --decode_dir exp/s2t/decode_beam5 --dump dump/raw \
         --test_sets test_wb test_nb --tasks asr st_eng --out exp/s2t [--swap_routes encoder]
@@ -22,11 +28,15 @@ Usage:
 
 import argparse
 import json
+import subprocess
+import sys
 import unicodedata
+from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
-import editdistance
-from sacrebleu.metrics import BLEU, CHRF
+import jiwer
+from sacrebleu.metrics import BLEU, CHRF, TER
 
 from espnet_smoe.datadir import read_table
 from espnet_smoe.multitask import ASR, CASCADE, reference_file
@@ -52,19 +62,54 @@ def normalize(text: str) -> list:
     return text.split()
 
 
-def error_rate(refs, hyps, unit) -> float:
-    """Edit distance over the references' length, in %, of ``unit(text)`` sequences."""
-    pairs = [(unit(r), unit(h)) for r, h in zip(refs, hyps)]
-    errors = sum(editdistance.eval(r, h) for r, h in pairs)
-    return 100.0 * errors / max(1, sum(len(r) for r, _ in pairs))
-
-
 def characters(text: str) -> list:
     """Characters of the normalised words, a space counting as one between words."""
     return list(" ".join(normalize(text)))
 
 
 UNITS = {"wer": normalize, "cer": characters}  # what each error rate counts
+
+
+class Units(jiwer.AbstractTransform):
+    """jiwer transform: each sentence to its ``unit(text)`` sequence (words or characters), so
+    jiwer aligns exactly the sequences ``UNITS`` defines."""
+
+    def __init__(self, unit):
+        self.unit = unit
+
+    def process_string(self, s: str):
+        return [self.unit(s)]
+
+    def process_list(self, inp):
+        return [self.unit(s) for s in inp]
+
+
+def edit_counts(refs, hyps, unit) -> dict:
+    """jiwer's minimum-edit alignment of the ``unit`` sequences of each reference and hypothesis:
+    corpus totals of ``hits``, ``sub``, ``del``, ``ins``, ``ref`` (reference units), ``snt``
+    (sentences) and ``snt_err`` (sentences with at least one error)."""
+    refs, hyps = list(refs), list(hyps)
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    counts = {"hits": 0, "sub": 0, "del": 0, "ins": 0, "ref": 0, "snt": len(refs), "snt_err": 0}
+    if not refs:
+        return counts
+    transform = Units(unit)
+    out = jiwer.process_words(refs, hyps, reference_transform=transform, hypothesis_transform=transform)
+    counts.update({"hits": out.hits, "sub": out.substitutions, "del": out.deletions, "ins": out.insertions})
+    counts["ref"] = out.hits + out.substitutions + out.deletions  # = the references' total length
+    counts["snt_err"] = sum(any(chunk.type != "equal" for chunk in sentence) for sentence in out.alignments)
+    return counts
+
+
+def rate(counts: dict) -> float:
+    """Errors (S + D + I) over the references' length, in % (an empty reference set: over 1)."""
+    return 100.0 * (counts["sub"] + counts["del"] + counts["ins"]) / max(1, counts["ref"])
+
+
+def error_rate(refs, hyps, unit) -> float:
+    """Edit distance over the references' length, in %, of ``unit(text)`` sequences."""
+    return rate(edit_counts(refs, hyps, unit))
 
 
 def wer(refs, hyps) -> float:
@@ -118,15 +163,31 @@ def references(set_dir: Path, task: str) -> list:
     return [read_table(path) for path in (main, *extra)]
 
 
+COUNT_KEYS = ("hits", "sub", "del", "ins", "ref", "snt_err")  # -> wer_hits, wer_sub, ..., cer_snt_err
+
+
 def scores(task: str, refs, hyps) -> dict:
-    """WER and CER for transcription (against the first reference stream of ``refs``); BLEU
-    and chrF (with their signatures) for translation, against every stream."""
+    """WER and CER for transcription (against the first reference stream of ``refs``), each
+    with its counts (``wer_sub``, ``wer_del``, ``wer_ins``, ``wer_hits``, ``wer_ref``: reference
+    words, ``wer_snt_err``: utterances with an error; ``cer_*`` alike in characters); BLEU, chrF
+    and TER (with their signatures) for translation, against every stream."""
     if task == ASR:
-        return {"wer": round(wer(refs[0], hyps), 2), "cer": round(cer(refs[0], hyps), 2)}
-    bleu, chrf = BLEU(), CHRF()
-    return {"bleu": round(bleu.corpus_score(hyps, refs).score, 2),
-            "chrf": round(chrf.corpus_score(hyps, refs).score, 2),
-            "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature())}}
+        row = {}
+        for metric, unit in UNITS.items():
+            counts = edit_counts(refs[0], hyps, unit)
+            row[metric] = round(rate(counts), 2)
+            row.update({f"{metric}_{key}": counts[key] for key in COUNT_KEYS})
+        return row
+    bleu, chrf, ter = BLEU(), CHRF(), TER()
+    b, c, t = bleu.corpus_score(hyps, refs), chrf.corpus_score(hyps, refs), ter.corpus_score(hyps, refs)
+    # ESPnet's BLEU verbose_score: n-gram precisions, brevity penalty and lengths
+    verbose = ("/".join(f"{p:.1f}" for p in b.precisions)
+               + f" (BP = {b.bp:.3f} ratio = {b.ratio:.3f} hyp_len = {b.sys_len:d} ref_len = {b.ref_len:d})")
+    return {"bleu": round(b.score, 2), "chrf": round(c.score, 2), "ter": round(t.score, 2),
+            "bleu_verbose": verbose,  # TER's edits and (average) reference words:
+            "ter_edits": round(float(t.num_edits), 2), "ter_ref": round(float(t.ref_length), 2),
+            "signatures": {"bleu": str(bleu.get_signature()), "chrf": str(chrf.get_signature()),
+                           "ter": str(ter.get_signature())}}
 
 
 def channel_groups(channels: dict) -> dict:
@@ -167,14 +228,14 @@ def channel_table(rows) -> list:
     merged = {}
     for r in rows:
         merged.setdefault((r["test_set"], r["group"], r["utterances"]), {}).update(
-            {k: r[k] for k in ("wer", "cer", "bleu", "chrf") if k in r})
-    lines = ["", "By telephone channel (`utt2channel`):", "",
-             "| test set | channel | utterances | WER (%) | CER (%) | BLEU | chrF |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+            {k: r[k] for k in ("wer", "cer", "bleu", "chrf", "ter") if k in r})
+    lines = ["### By telephone channel (`utt2channel`)", "",
+             "| test set | channel | utterances | WER (%) | CER (%) | BLEU | chrF | TER |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for (test_set, group, n), sc in merged.items():
-        cells = " | ".join(f"{sc[k]:.2f}" if k in sc else "" for k in ("wer", "cer", "bleu", "chrf"))
+        cells = " | ".join(f"{sc[k]:.2f}" if k in sc else "" for k in ("wer", "cer", "bleu", "chrf", "ter"))
         lines.append(f"| {test_set} | {group} | {n} | {cells} |")
-    return lines
+    return lines + [""]
 
 
 def count_lines(path: Path):
@@ -198,12 +259,95 @@ def data_notes(rows) -> list:
                 "says (`--bandwidth`, `--bw_flip`; listed in `bw_disagree`)") + "."
              for (test_set, task), (skipped, short, rerouted) in sets.items()
              if skipped or short or rerouted is not None]
-    return ["", "Data:", *notes] if notes else []
+    return ["### Data", "", *notes, ""] if notes else []
 
 
-def markdown(rows, signatures, decode_dir, cascade_mt="") -> str:
-    metrics = [("wer", "WER (%)"), ("cer", "CER (%)"), ("bleu", "BLEU"), ("chrf", "chrF")]
-    lines = [f"# Results: {decode_dir}", "",
+def _git(repo: Path, *args) -> str:
+    """``git <args>`` in ``repo``; "unknown" where that is no git checkout (or git is missing)."""
+    try:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def environment(repo: Path = Path(__file__).resolve().parent) -> list:
+    """RESULTS.md's ESPnet-style environment block: date, python, espnet, pytorch, and the git
+    hash (and commit date) of this repository's checkout, "unknown" outside one."""
+    commit = _git(repo, "rev-parse", "HEAD")
+    lines = ["## Environments",
+             f"- date: `{datetime.now().astimezone().strftime('%a %b %d %H:%M:%S %Z %Y')}`",
+             f"- python version: `{sys.version.replace(chr(10), ' ')}`",
+             f"- espnet version: `espnet {_version('espnet')}`",
+             f"- pytorch version: `pytorch {_version('torch')}`",
+             f"- espnet-smoe version: `espnet-smoe {_version('espnet-smoe')}`",
+             f"- Git hash: `{commit}`"]
+    if commit != "unknown":
+        lines.append(f"  - Commit date: `{_git(repo, 'log', '-1', '--format=%cd')}`")
+    return lines + [""]
+
+
+def dataset_names(rows) -> list:
+    """ESPnet's ``dataset`` column: ``<test_set>/<task>``, after ``swap_<stack>/`` for a routing
+    ablation (its own decode dir, as ESPnet names rows by decode dir) and before ``[<bw>]`` where
+    the set holds more than one bandwidth (a native-bandwidth set)."""
+    per_set = {}
+    for r in rows:
+        per_set.setdefault((r["routes"], r["test_set"], r["task"]), set()).add(r["bandwidth"])
+    return [("" if r["routes"] == "trained" else f"{r['routes']}/") + f"{r['test_set']}/{r['task']}"
+            + (f" [{r['bandwidth']}]" if len(per_set[(r["routes"], r["test_set"], r["task"])]) > 1 else "")
+            for r in rows]
+
+
+def error_table(rows, names, metric: str) -> list:
+    """ESPnet's WER / CER table: Corr, Sub, Del, Ins and Err in % of the reference words (or
+    characters), S.Err in % of the sentences (utterances)."""
+    found = [(r, name) for r, name in zip(rows, names) if metric in r]
+    if not found:
+        return []
+    lines = [f"### {metric.upper()}", "", "|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r, name in found:
+        n = r[f"{metric}_ref"]
+        hits, sub, dele, ins = (r[f"{metric}_{k}"] for k in ("hits", "sub", "del", "ins"))
+        cells = [100.0 * v / max(1, n) for v in (hits, sub, dele, ins, sub + dele + ins)]
+        cells.append(100.0 * r[f"{metric}_snt_err"] / max(1, r["utterances"]))
+        lines.append(f"|{name}|{r['utterances']}|{n}|" + "|".join(f"{v:.1f}" for v in cells) + "|")
+    return lines + [""]
+
+
+def translation_tables(rows, names) -> list:
+    """ESPnet's BLEU table (``|dataset|score|verbose_score|``), and chrF and TER alike (their
+    sacrebleu signatures are in the notes under the summary)."""
+    lines = []
+    for metric, title, verbose in (("bleu", "BLEU", lambda r: r["bleu_verbose"]), ("chrf", "chrF", None),
+                                   ("ter", "TER", lambda r: f"edits = {r['ter_edits']:g} ref_len = {r['ter_ref']:g}")):
+        found = [(r, name) for r, name in zip(rows, names) if metric in r]
+        if not found:
+            continue
+        lines += [f"### {title}", "", "|dataset|score|verbose_score|" if verbose else "|dataset|score|",
+                  "|---|---|---|" if verbose else "|---|---|"]
+        lines += [f"|{name}|{r[metric]:.1f}|" + (f"{verbose(r)}|" if verbose else "") for r, name in found]
+        lines.append("")
+    return lines
+
+
+def markdown(rows, signatures, decode_dir, cascade_mt="", by_channel=(), env=None) -> str:
+    """RESULTS.md, laid out as ESPnet's egs2 recipes write it (``show_asr_result.sh``): the
+    environment, then under the decode dir a summary of every row (this project's bandwidth,
+    routes and RTF), ESPnet's WER / CER / BLEU / chrF / TER tables, the telephone channels and
+    the data notes."""
+    metrics = [("wer", "WER (%)"), ("cer", "CER (%)"), ("bleu", "BLEU"), ("chrf", "chrF"), ("ter", "TER")]
+    lines = ["<!-- Generated by local/score.py -->", "# RESULTS",
+             *(environment() if env is None else env),
+             f"## {decode_dir}", "", "### Summary", "",
              "| test set | bandwidth | task | routes | " + " | ".join(m[1] for m in metrics)
              + " | utterances | RTF |",
              "|---|---|---|---|" + "---:|" * (len(metrics) + 2)]
@@ -212,7 +356,8 @@ def markdown(rows, signatures, decode_dir, cascade_mt="") -> str:
         rtf = "" if r["rtf"] is None else f"{r['rtf']:.4f}"
         lines.append(f"| {r['test_set']} | {r['bandwidth']} | {r['task']} | {r['routes']} | "
                      f"{scores} | {r['utterances']} | {rtf} |")
-    lines += ["", "WER / CER: words / characters after lower-casing and removing punctuation. "
+    lines += ["", "WER / CER: words / characters after lower-casing and removing punctuation "
+              "(jiwer alignment). TER: sacrebleu's translation edit rate, lower is better. "
               "RTF: decoding seconds per second of audio (model loading excluded). routes: "
               "`trained` = as trained; `swap_<stack>` = that stack's S-MoE route deliberately sent "
               "to the other expert."]
@@ -221,8 +366,12 @@ def markdown(rows, signatures, decode_dir, cascade_mt="") -> str:
                      "(local/cascade.py), scored against the st_<l> references.")
     for key, sig in signatures.items():
         lines.append(f"{dict(metrics)[key]}: sacrebleu `{sig}`.")
-    lines += data_notes(rows)
-    return "\n".join(lines) + "\n"
+    lines.append("")
+    names = dataset_names(rows)
+    lines += error_table(rows, names, "wer") + error_table(rows, names, "cer")
+    lines += translation_tables(rows, names)
+    lines += channel_table(list(by_channel)) + data_notes(rows)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def main():
@@ -240,8 +389,8 @@ def main():
                 signatures = sig or signatures
     by_channel = channel_rows(args.dump, args.decode_dir, args.test_sets, args.tasks)
     args.out.mkdir(parents=True, exist_ok=True)
-    report = markdown(rows, signatures, args.decode_dir, args.cascade_mt) + "\n".join(channel_table(by_channel))
-    (args.out / "RESULTS.md").write_text(report.rstrip("\n") + "\n", encoding="utf-8")
+    report = markdown(rows, signatures, args.decode_dir, args.cascade_mt, by_channel)
+    (args.out / "RESULTS.md").write_text(report, encoding="utf-8")
     result = {"decode_dir": str(args.decode_dir), "results": rows, "by_channel": by_channel,
               **{f"{key}_signature": sig for key, sig in signatures.items()}}
     (args.out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

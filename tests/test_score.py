@@ -1,9 +1,14 @@
 """Stage 9's metrics (``local/score.py``): normalisation, WER and CER on hand-counted examples."""
 
 import importlib.util
+import json
+import random
+import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
+import editdistance  # the scorer before jiwer (an espnet dependency): numbers must not change
 import pytest
 
 spec = importlib.util.spec_from_file_location("score", Path(__file__).parents[1] / "local/score.py")
@@ -94,7 +99,7 @@ def test_telephone_test_sets_are_also_scored_per_codec_and_noise(tmp_path):
     rows = score.channel_rows(dump, decode, ["test_nb"], ["asr"])
     assert [(r["group"], r["wer"]) for r in rows] == [
         ("codec=amr-nb", 100.0), ("codec=gsm", 0.0), ("snr<20dB", 100.0), ("snr>=20dB", 0.0)]
-    assert "| test_nb | codec=gsm | 1 | 0.00 | 0.00 |  |  |" in score.channel_table(rows)
+    assert "| test_nb | codec=gsm | 1 | 0.00 | 0.00 |  |  |  |" in score.channel_table(rows)  # BLEU, chrF, TER empty
 
 
 cascade_spec = importlib.util.spec_from_file_location("cascade", Path(__file__).parents[1] / "local/cascade.py")
@@ -132,3 +137,126 @@ def test_translation_is_scored_against_every_reference_of_the_set(tmp_path):
     (tmp_path / "dump/test_nb/text.eng.1").unlink()
     (single,), _ = score.score_set(dump, decode, "test_nb", "st_eng")
     assert single["bleu"] < 50
+
+
+def old_error_rate(refs, hyps, unit):
+    """local/score.py's error rate before jiwer: editdistance totals over reference length."""
+    pairs = [(unit(r), unit(h)) for r, h in zip(refs, hyps)]
+    return 100.0 * sum(editdistance.eval(r, h) for r, h in pairs) / max(1, sum(len(r) for r, _ in pairs))
+
+
+# (refs, hyps, hand-counted WER counts (hits, sub, del, ins, ref), CER counts alike)
+HAND_COUNTED = [
+    # el, buenos, días right; gato -> pato: 1 S; negro missing: 1 D.  Characters: "el gato negro"
+    # (13) vs "el pato": 6 right, g -> p 1 S, " negro" 6 D; "buenos días" 11 right
+    (["el gato negro", "buenos días"], ["El pato.", "buenos días"], (3, 1, 1, 0, 5), (17, 1, 6, 0, 24)),
+    # an extra word: 1 I ("sí " 3 inserted characters); punctuation and case do not count
+    (["¿Qué tal?"], ["sí, qué tal"], (2, 0, 0, 1, 2), (7, 0, 0, 3, 7)),
+    # an empty hypothesis (a too short utterance): every unit deleted
+    (["hola mundo"], [""], (0, 0, 2, 0, 2), (0, 0, 10, 0, 10)),
+    # a reference empty after normalisation: hypothesis units are insertions over 0 reference units
+    (["¡…!"], ["eh"], (0, 0, 0, 1, 0), (0, 0, 0, 2, 0)),
+]
+
+
+@pytest.mark.parametrize("refs, hyps, words, chars", HAND_COUNTED)
+def test_jiwer_counts_substitutions_deletions_insertions_by_hand(refs, hyps, words, chars):
+    for unit, expected in ((score.normalize, words), (score.characters, chars)):
+        c = score.edit_counts(refs, hyps, unit)
+        assert (c["hits"], c["sub"], c["del"], c["ins"], c["ref"]) == expected
+        # the same number as the editdistance scorer of before, on the same sequences
+        assert score.error_rate(refs, hyps, unit) == pytest.approx(old_error_rate(refs, hyps, unit))
+        assert score.error_rate(refs, hyps, unit) == pytest.approx(100 * sum(expected[1:4]) / max(1, expected[4]))
+
+
+def test_jiwer_rates_equal_the_editdistance_rates_of_before():
+    """Random Spanish-like sentences with punctuation, case and accents: WER and CER as before."""
+    rng = random.Random(0)
+    vocab = ["el", "la", "Gato", "perro", "¿qué?", "tal,", "días", "año", "sí!", "no", "—", "buenos"]
+    refs = [" ".join(rng.choices(vocab, k=rng.randint(0, 8))) for _ in range(200)]
+    hyps = [" ".join(rng.choices(vocab, k=rng.randint(0, 8))) for _ in range(200)]
+    assert score.wer(refs, hyps) == pytest.approx(old_error_rate(refs, hyps, score.normalize))
+    assert score.cer(refs, hyps) == pytest.approx(old_error_rate(refs, hyps, score.characters))
+    assert score.UNITS == {"wer": score.normalize, "cer": score.characters}  # local/significance.py's units
+
+
+def test_asr_rows_carry_the_counts_behind_wer_and_cer(tmp_path):
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])  # u2 "adiós" decoded empty
+    (row,), _ = score.score_set(dump, decode, "test_nb", "asr")
+    assert {k: row[k] for k in row if k.startswith("wer")} == {
+        "wer": 50.0, "wer_hits": 1, "wer_sub": 0, "wer_del": 1, "wer_ins": 0, "wer_ref": 2, "wer_snt_err": 1}
+    assert {k: row[k] for k in row if k.startswith("cer")} == {  # "hola" 4 hits, "adiós" 5 deleted
+        "cer": round(100 * 5 / 9, 2), "cer_hits": 4, "cer_sub": 0, "cer_del": 5, "cer_ins": 0, "cer_ref": 9,
+        "cer_snt_err": 1}
+
+
+def test_ter_counts_a_shifted_phrase_as_one_edit_against_every_reference(tmp_path):
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    write(dump / "test_nb/text.eng", ["u1 the cat sat on the mat", "u2 good morning"])
+    # u1: "on the mat" shifted to the front: 1 shift; u2: "morning" -> "day": 1 substitution
+    write(decode / "test_nb/st_eng/1best_recog/text_nospecial", ["u1 on the mat the cat sat", "u2 good day"])
+    (row,), signatures = score.score_set(dump, decode, "test_nb", "st_eng")
+    assert (row["ter"], row["ter_edits"], row["ter_ref"]) == (25.0, 2, 8)  # 2 edits / 8 reference words
+    assert signatures["ter"].startswith("nrefs:1|case:lc|tok:tercom|")
+    # a second reference that u2 matches word for word: TER takes the closest reference
+    write(dump / "test_nb/text.eng.1", ["u1 a cat sat on a mat", "u2 good day"])
+    (row,), signatures = score.score_set(dump, decode, "test_nb", "st_eng")
+    # u1: 1 shift against the first reference (6 words, second: 3 edits); u2 0 edits;
+    # the reference length is the references' average: (6 + 6) / 2 + (2 + 2) / 2
+    assert (row["ter"], row["ter_edits"], row["ter_ref"]) == (12.5, 1, 8)
+    assert signatures["ter"].startswith("nrefs:2|") and signatures["bleu"].startswith("nrefs:2|")
+
+
+def test_environment_block_names_the_versions_and_the_git_hash(tmp_path, monkeypatch):
+    env = "\n".join(score.environment())
+    assert env.startswith("## Environments\n- date: `")
+    assert f"- python version: `{sys.version.replace(chr(10), ' ')}`" in env
+    assert f"- espnet version: `espnet {metadata.version('espnet')}`" in env
+    assert f"- pytorch version: `pytorch {metadata.version('torch')}`" in env
+    repo = Path(score.__file__).parent
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:  # a git checkout (the recipe's and CI's case)
+        assert f"- Git hash: `{head.stdout.strip()}`\n  - Commit date: `" in env
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert "- Git hash: `unknown`" in score.environment(tmp_path)  # not a git checkout
+
+
+def test_results_md_has_espnet_tables_beside_the_summary(tmp_path, monkeypatch):
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    write(dump / "test_nb/text.eng", ["u1 the cat sat on the mat", "u2 good morning"])
+    write(decode / "test_nb/st_eng/1best_recog/text_nospecial", ["u1 on the mat the cat sat", "u2 good day"])
+    write(decode / "test_nb/st_eng/too_short", ["u2 160"])
+    out = tmp_path / "exp"
+    monkeypatch.setattr(sys, "argv", ["score.py", "--decode_dir", str(decode), "--dump", str(dump),
+                                      "--test_sets", "test_nb", "--tasks", "asr", "st_eng", "--out", str(out)])
+    score.main()
+    report = (out / "RESULTS.md").read_text(encoding="utf-8")
+    assert report.startswith("<!-- Generated by local/score.py -->\n# RESULTS\n## Environments\n")
+    assert f"## {decode}\n" in report and "| test set | bandwidth | task | routes |" in report
+    # hola right, adiós deleted: Corr 50 Sub 0 Del 50 Ins 0 Err 50, 1 of 2 sentences wrong
+    assert ("### WER\n\n|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|\n|---|---|---|---|---|---|---|---|---|\n"
+            "|test_nb/asr|2|2|50.0|0.0|50.0|0.0|50.0|50.0|\n") in report
+    assert "### CER\n\n|dataset|Snt|Wrd|Corr|Sub|Del|Ins|Err|S.Err|\n|---|---|---|---|---|---|---|---|---|\n" \
+           "|test_nb/asr|2|9|44.4|0.0|55.6|0.0|55.6|50.0|\n" in report
+    assert "### BLEU\n" in report and "|dataset|score|verbose_score|" in report
+    assert "### TER\n" in report and "|test_nb/st_eng|25.0|edits = 2 ref_len = 8|" in report
+    result = json.loads((out / "results.json").read_text())
+    assert set(result) == {"decode_dir", "results", "by_channel", "bleu_signature", "chrf_signature",
+                           "ter_signature"}
+    assert f"TER: sacrebleu `{result['ter_signature']}`." in report
+    asr, st = result["results"]
+    assert (asr["wer_sub"], asr["wer_del"], asr["wer_ins"], asr["wer_ref"]) == (0, 1, 0, 2)
+    assert st["ter"] == 25.0 and "wer" not in st and "ter" not in asr
+    assert "- test_nb asr: 1 utterances left out at data preparation" in report
+    assert "1 too short to decode (empty hypotheses" in report
+
+
+def test_a_native_bandwidth_set_names_each_bandwidth_in_espnet_tables(tmp_path):
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    write(dump / "test_nb/utt2bw", ["u1 wb", "u2 nb"])
+    rows, _ = score.score_set(dump, decode, "test_nb", "asr")
+    rows += [dict(r, routes="swap_encoder") for r in rows[:1]]
+    report = score.markdown(rows, {}, decode, env=[])
+    assert "|test_nb/asr [wb]|1|1|100.0|0.0|0.0|0.0|0.0|0.0|" in report
+    assert "|test_nb/asr [nb]|1|1|0.0|0.0|100.0|0.0|100.0|100.0|" in report
+    assert "|swap_encoder/test_nb/asr|1|1|100.0|0.0|0.0|0.0|0.0|0.0|" in report
