@@ -7,6 +7,7 @@
 import contextlib
 import importlib.abc
 import importlib.machinery
+import re
 import sys
 
 _ATTENTION = "espnet.nets.pytorch_backend.transformer.attention"
@@ -54,8 +55,27 @@ if not any(isinstance(f, _QuietOfflineImports) for f in sys.meta_path):
     sys.meta_path.insert(0, _QuietOfflineImports())
 
 
+def _version() -> str:
+    """pyproject.toml's version: as installed (package metadata), else read from the source
+    checkout this package sits in, else ``0+unknown``."""
+    from importlib.metadata import PackageNotFoundError, version
+    from pathlib import Path
+
+    try:
+        return version("espnet-smoe")
+    except PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        found = pyproject.is_file() and re.search(
+            r'^version\s*=\s*"([^"]+)"', pyproject.read_text(encoding="utf-8"), re.MULTILINE)
+        return found.group(1) if found else "0+unknown"
+
+
 def __getattr__(name):
-    # Lazy, so that importing a light submodule does not load the whole inference stack.
+    # Lazy, so that importing a light submodule neither loads the whole inference stack nor
+    # scans the installed packages' metadata.
+    if name == "__version__":
+        globals()["__version__"] = _version()
+        return globals()["__version__"]
     if name == "Speech2Text":
         from espnet_smoe.inference import Speech2Text
 
@@ -63,4 +83,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'espnet_smoe' has no attribute '{name}'")
 
 
-__all__ = ["Speech2Text"]
+__all__ = ["Speech2Text", "__version__"]

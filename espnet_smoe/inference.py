@@ -149,16 +149,27 @@ class Speech2Text:
 
     @classmethod
     def from_pretrained(
-        cls, archive: Union[Path, str], unpack_dir: Union[Path, str, None] = None, **kwargs
+        cls,
+        model_tag: Union[Path, str],
+        unpack_dir: Union[Path, str, None] = None,
+        cache_dir: Union[Path, str, None] = None,
+        revision: Optional[str] = None,
+        **kwargs,
     ) -> "Speech2Text":
-        """Load the archive the recipe packs (stage 10); ``kwargs`` as for the constructor.
+        """Load a model the recipe packs (stage 10); ``kwargs`` as for the constructor.
 
-        It is unpacked once, by default beside itself (``<name>.unpacked/``).
+        ``model_tag`` is the pack (zip), a folder holding one, or a Hugging Face Hub model
+        ``org/name`` (stage 11 uploads it; ``revision``: a branch, tag or commit), downloaded
+        once into the Hub cache (``cache_dir``, else ``HF_HUB_CACHE``/``HF_HOME``; with
+        ``HF_HUB_OFFLINE=1`` only the cache is read). The zip is unpacked once, into
+        ``unpack_dir``: by default beside itself (``<name>.unpacked/``), or for a Hub model in
+        the Hub's assets cache.
         """
-        from espnet2.main_funcs.pack_funcs import unpack
+        from espnet_smoe.hub import locate
+        from espnet_smoe.pack import unpack_model
 
-        archive = Path(archive)
-        files = unpack(archive, unpack_dir or archive.with_name(archive.stem + ".unpacked"))
+        archive, default_dir = locate(model_tag, cache_dir and str(cache_dir), revision)
+        files = unpack_model(archive, unpack_dir or default_dir)
         return cls(files["s2t_train_config"], files["s2t_model_file"], **kwargs)
 
     def _build_beam_search(

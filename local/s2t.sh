@@ -22,11 +22,14 @@
 #    rerun --stage 7 after an interruption; a failed training stops the recipe; train.log grows)
 #  8 decoding of every test set x task (--nj jobs); --route_ablation "encoder decoder" also
 #    decodes with those stacks' S-MoE routes swapped (each to the other expert)
-#  9 scoring: WER and CER / BLEU and chrF / RTF per bandwidth -> exp/<tag>/RESULTS.md,
+#  9 scoring: WER and CER / BLEU, chrF and TER / RTF per bandwidth -> exp/<tag>/RESULTS.md,
 #    results.json; with --cascade_mt also the cascade (the asr transcripts through that text
 #    translator, task cascade_st_<l>), the baseline end-to-end translation has to beat; for a learned-gate model also its expert usage per test set and task
 #    (expert_usage.md)
-# 10 packing: exp/<tag>/<tag>.zip, loadable by espnet_smoe.Speech2Text.from_pretrained
+# 10 packing: exp/<tag>/<tag>.zip, loadable by espnet_smoe.Speech2Text.from_pretrained, with its
+#    model card exp/<tag>/README.md (--hf_repo: the Hub repository it names)
+# 11 (opt-in: --stop_stage 11) upload of the pack and card to the Hugging Face Hub repository
+#    --hf_repo org/name: a dry run that lists them unless --hf_upload true
 set -euo pipefail
 
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}) $*"; }
@@ -35,8 +38,8 @@ die() { log "error: $*" >&2; exit 1; }
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # General
-stage=1                      # first stage to run (1-10)
-stop_stage=10                # last stage to run
+stage=1                      # first stage to run (1-11)
+stop_stage=10                # last stage to run (11: also upload, see --hf_upload)
 ngpu=0                       # GPUs for training (>1: ESPnet's DDP launcher) and decoding (>0: one)
 nj=2                         # parallel jobs (statistics, decoding)
 seed=1                       # training seed; also the NB/WB split and telephone-channel draws
@@ -67,6 +70,9 @@ inference_model=valid.acc.ave.pth  # checkpoint of exp/<tag> to decode and pack
 inference_args=""
 route_ablation=""            # S-MoE stacks to also decode with swapped routes: encoder decoder
 cascade_mt=""                # text translator ({tgt}: target language) for the cascade baseline of stage 9
+# Hub
+hf_repo=""                   # Hugging Face Hub model repository org/name (named by the card; stage 11)
+hf_upload=false              # stage 11: true uploads; false is a dry run that lists what would go
 
 . "${root}/local/parse_options.sh"
 python=python3
@@ -263,10 +269,18 @@ fi
 if todo 10; then
     log "Stage 10: packing -> ${exp}/${tag}.zip"
     trained_or_die ${exp}/config.yaml ${exp}/${inference_model}
-    ${python} -m espnet2.bin.pack s2t --s2t_train_config ${exp}/config.yaml \
-        --s2t_model_file ${exp}/${inference_model} \
+    ${python} -m espnet_smoe.bin.pack --exp ${exp} --model_file ${exp}/${inference_model} \
         --option ${token_dir}/bbpe.model --option ${stats_dir}/train/feats_stats.npz \
-        --option ${exp}/RESULTS.md --outpath ${exp}/${tag}.zip
+        --outpath ${exp}/${tag}.zip ${hf_repo:+--hf_repo ${hf_repo}}
+    log "model card: ${exp}/README.md"
+fi
+
+if todo 11; then
+    log "Stage 11: ${exp}/${tag}.zip and its card to the Hugging Face Hub ($([ ${hf_upload} = true ] && echo upload || echo dry run))"
+    [ -n "${hf_repo}" ] || die "--hf_repo org/name is not set"
+    need ${exp}/${tag}.zip ${exp}/README.md
+    ${python} -m espnet_smoe.bin.upload --exp ${exp} --archive ${tag}.zip --hf_repo ${hf_repo} \
+        --hf_upload ${hf_upload}
 fi
 
 log "Finished stages ${stage}-${stop_stage}"

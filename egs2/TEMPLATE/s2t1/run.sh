@@ -5,8 +5,9 @@
 #   ./run.sh --stage 7 --stop_stage 9          # train, decode, score
 #   ./run.sh --help                            # every option, with this recipe's values
 #
-# Stage 1 runs local/data.sh; stages 2-10 are ../../../local/s2t.sh (see its header). The corpus
-# settings below are s2t.sh options too: any of them can be overridden on the command line.
+# Stage 1 runs local/data.sh; stages 2-10 (and 11, the opt-in Hub upload) are ../../../local/s2t.sh
+# (see its header). The corpus settings below are s2t.sh options too: any of them can be
+# overridden on the command line.
 set -euo pipefail
 
 corpus=(
