@@ -13,6 +13,7 @@ from typing import Dict, Optional, Tuple
 
 import torch
 from espnet2.s2t.espnet_model import ESPnetS2TModel
+from espnet2.torch_utils.device_funcs import force_gatherable
 
 from espnet_smoe.bandwidth import BANDWIDTHS
 from espnet_smoe.padding import own_length_subsampling, per_utterance_feats
@@ -75,7 +76,9 @@ class SMoES2TModel(ESPnetS2TModel):
             aux = torch.stack(aux).sum()
             loss = loss + self.moe_aux_weight * aux
             stats.update(moe_aux=aux.detach(), loss=loss.detach())
-        return loss, stats, weight
+        # As ESPnet's own forward: 1-dim tensors, which DataParallel gathers and the trainer's
+        # weighted average (recursive_average, distributed or multi-GPU) requires.
+        return force_gatherable((loss, stats, weight), loss.device)
 
     def _extract_feats(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor

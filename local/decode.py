@@ -8,9 +8,11 @@ espnet2 imports per job, not per set and task; its log is ``<output_dir>/logs/de
 Jobs share the CPU threads equally; one progress bar covers all of them. Then each set × task's
 ``<n>best_recog/*``, ``too_short`` (utterances too short to decode: empty hypotheses),
 ``bandwidth`` (each utterance's route), ``bw_disagree`` and ``timing.json`` are merged from the
-jobs' parts. A failing job stops the
-stage with its log's tail. Options this script does not know (``--swap_routes``,
-``--beam_size``, ...) go to every s2t_inference call. With one job, decoding runs in this process.
+jobs' parts. The jobs run through the recipe's job layer (:mod:`espnet_smoe.jobs`):
+``--cmd_backend local`` (default) on this machine, ``slurm`` as a submitit job array with the
+``decode`` section of ``--slurm_conf`` (and ``--slurm_args``). A failing job stops the stage with
+its log's tail. Options this script does not know (``--swap_routes``, ``--beam_size``, ...) go to
+every s2t_inference call. With one local job, decoding runs in this process.
 
 Usage:
     python local/decode.py --nj 2 --data dump/raw/test_wb --data dump/raw/test_nb \
@@ -24,14 +26,13 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import List
 
 from tqdm import tqdm
 
+from espnet_smoe import jobs as job_layer
 from espnet_smoe.datadir import read_table, write_table
 
 
@@ -48,6 +49,11 @@ def get_args():
     parser.add_argument("--s2t_train_config", required=True)
     parser.add_argument("--s2t_model_file", required=True)
     parser.add_argument("--config", help="inference config (YAML of s2t_inference options)")
+    parser.add_argument("--cmd_backend", choices=job_layer.BACKENDS, default="local",
+                        help="where the jobs run: this machine, or Slurm through submitit")
+    parser.add_argument("--slurm_conf", help="YAML of submitit parameters (its decode section)")
+    parser.add_argument("--slurm_args", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="submitit parameters over the YAML's")
     return parser.parse_known_args()
 
 
@@ -74,7 +80,7 @@ def main():
             for task in args.task_sym:  # an earlier run's outputs
                 shutil.rmtree(task_dir(args, data, task) / "logs" / f"output.{n}", ignore_errors=True)
     (args.output_dir / "logs").mkdir(parents=True, exist_ok=True)
-    if nj == 1:
+    if nj == 1 and args.cmd_backend == "local":
         run_job(args, inference_args, 1, log_to_file=True)
     else:
         run_jobs(args, nj, sum(len(k) for k in keys.values()) * len(args.task_sym))
@@ -110,32 +116,26 @@ def run_job(args, inference_args: List[str], job: int, log_to_file: bool):
 
 
 def run_jobs(args, nj: int, total: int):
-    """One process per job, each with an equal share of the CPU threads, under one progress
-    bar; a failing job stops the stage with its log's tail."""
-    threads = str(max(1, (os.cpu_count() or 1) // nj))
-    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    """One process per job (this script with ``--job n``) through the job layer; local jobs
+    share the CPU threads equally; one progress bar covers them all."""
     logs = args.output_dir / "logs"
-    jobs = []
-    for n in range(1, nj + 1):
-        cmd = [sys.executable, __file__, *sys.argv[1:], "--job", str(n)]
-        log = open(logs / f"decode.{n}.log", "w", encoding="utf-8")
-        jobs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, n))
+    jobs = [job_layer.Job([sys.executable, str(Path(__file__).resolve()), *sys.argv[1:], "--job", str(n)],
+                          str(logs / f"decode.{n}.log"), os.getcwd()) for n in range(1, nj + 1)]
+    slurm = None
+    if args.cmd_backend == "slurm":
+        slurm = job_layer.slurm_parameters(args.slurm_conf, "decode", args.slurm_args)
+        if args.ngpu > 0:
+            slurm.setdefault("gpus_per_node", args.ngpu)
     scores = [task_dir(args, data, task) / "logs" / f"output.{n}" / "1best_recog" / "score"
               for data in args.data for task in args.task_sym for n in range(1, nj + 1)]
 
-    def done() -> int:
-        return sum(_count(path) for path in scores)
-
     with tqdm(total=total, desc=f"decoding {len(args.data)} sets x {len(args.task_sym)} tasks") as bar:
-        while any(p.poll() is None for p, _, _ in jobs):
-            time.sleep(2)
-            bar.update(done() - bar.n)
-        bar.update(done() - bar.n)
-    for proc, log, n in jobs:
-        log.close()
-        if proc.returncode != 0:
-            tail = (logs / f"decode.{n}.log").read_text(encoding="utf-8")[-2000:]
-            sys.exit(f"decoding job {n} failed (see {logs}/decode.{n}.log):\n{tail}")
+        try:
+            job_layer.run_jobs(jobs, backend=args.cmd_backend, slurm=slurm, name="decode",
+                               threads=max(1, (os.cpu_count() or 1) // nj),
+                               poll=lambda: bar.update(sum(_count(p) for p in scores) - bar.n))
+        except job_layer.JobsFailed as e:
+            sys.exit(f"decoding failed: {e}")
 
 
 def _count(path: Path) -> int:

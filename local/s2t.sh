@@ -17,9 +17,16 @@
 #  3 dump: audio to kaldiio ark/scp + utt2num_samples
 #  4 BBPE tokenizer and token list
 #  5 multitask examples with guiding tokens (<src><asr>, <src><st_tgt>)
-#  6 statistics (shapes, feature mean/var) with ESPnet's collect_stats
-#  7 training (espnet_smoe.bin.s2t_train; --ngpu >1 uses ESPnet's DDP launcher; resumable:
-#    rerun --stage 7 after an interruption; a failed training stops the recipe; train.log grows)
+#  6 statistics (shapes, feature mean/var) with ESPnet's collect_stats (--nj jobs)
+#  7 training (espnet_smoe.bin.s2t_train; resumable: rerun --stage 7 after an interruption; a
+#    failed training stops the recipe; train.log grows). Data parallel (DDP, one process per GPU)
+#    when --ngpu > 1 or --num_nodes > 1, started by torchrun (torch.distributed.run), whose
+#    env:// variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT) ESPnet reads with
+#    --multiprocessing_distributed false; each process trains with --ngpu 1 (0 and gloo on CPU).
+#    --ngpu is per node. Several nodes: --cmd_backend slurm submits one job of --num_nodes nodes
+#    x --ngpu tasks (submitit sets each task's variables); without Slurm, run --stage 7
+#    --stop_stage 7 on every node with the same --num_nodes and --master_addr (node 0's host)
+#    and its own --node_rank (torchrun's static rendezvous; exp/ on a shared file system)
 #  8 decoding of every test set x task (--nj jobs); --route_ablation "encoder decoder" also
 #    decodes with those stacks' S-MoE routes swapped (each to the other expert)
 #  9 scoring: WER and CER / BLEU, chrF and TER / RTF per bandwidth -> exp/<tag>/RESULTS.md,
@@ -30,6 +37,13 @@
 #    model card exp/<tag>/README.md (--hf_repo: the Hub repository it names)
 # 11 (opt-in: --stop_stage 11) upload of the pack and card to the Hugging Face Hub repository
 #    --hf_repo org/name: a dry run that lists them unless --hf_upload true
+#
+# Jobs (stages 6, 7, 8) run through one layer, espnet_smoe/jobs.py (CLI espnet_smoe.bin.run_jobs),
+# like ESPnet's cmd.sh: --cmd_backend local (default) runs them on this machine, each with its
+# log, the first failed job's log tail shown; --cmd_backend slurm submits them with submitit (a
+# job array per stage) using the sections default/stats/train/decode of --slurm_conf (YAML of
+# submitit parameters: slurm_partition, timeout_min, mem_gb, cpus_per_task, gpus_per_node, ...;
+# see conf/slurm.yaml) and --slurm_args "key=value ..." over them.
 set -euo pipefail
 
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}) $*"; }
@@ -40,8 +54,15 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # General
 stage=1                      # first stage to run (1-11)
 stop_stage=10                # last stage to run (11: also upload, see --hf_upload)
-ngpu=0                       # GPUs for training (>1: ESPnet's DDP launcher) and decoding (>0: one)
+ngpu=0                       # GPUs (per node) for training (>1: DDP through torchrun) and decoding (>0: one)
 nj=2                         # parallel jobs (statistics, decoding)
+cmd_backend=local            # where jobs run: local (this machine) | slurm (submitit; --slurm_conf)
+slurm_conf=""                # YAML of submitit parameters per kind of job (default, stats, train, decode)
+slurm_args=""                # submitit parameters over --slurm_conf's, e.g. "slurm_partition=gpu timeout_min=120"
+num_nodes=1                  # training nodes, --ngpu GPUs each (>1: DDP over nodes, see stage 7)
+node_rank=0                  # local backend, --num_nodes > 1: this node's rank (0 on the master)
+master_addr=""               # local backend, --num_nodes > 1: node 0's address (torchrun --master_addr)
+master_port=29500            # local backend, --num_nodes > 1: torchrun --master_port
 seed=1                       # training seed; also the NB/WB split and telephone-channel draws
 tag=""                       # exp/<tag>; default s2t_<train config name>
 # Corpus (set by run.sh)
@@ -95,6 +116,17 @@ eval_sets=""
 for s in ${test_sets}; do
     if [ "${train_bw_mode}" = native ]; then eval_sets+="${s}_native "; else eval_sets+="${s}_wb ${s}_nb "; fi
 done
+
+[ "${cmd_backend}" = local ] || [ "${cmd_backend}" = slurm ] || die "--cmd_backend must be local or slurm"
+[ -z "${slurm_conf}" ] || [ -f "${slurm_conf}" ] || die "${slurm_conf} not found"
+# The job layer: run_jobs <kind: stats|train|decode> <nj> <log with JOB> [run_jobs options] -- command
+# (every word JOB becomes the job's number; see espnet_smoe/bin/run_jobs.py)
+run_jobs() {
+    local kind=$1 n=$2 joblog=$3; shift 3
+    ${python} -m espnet_smoe.bin.run_jobs --backend ${cmd_backend} --slurm_section ${kind} --nj ${n} \
+        --log ${joblog} ${slurm_conf:+--slurm_conf ${slurm_conf}} ${slurm_args:+--slurm_args ${slurm_args}} "$@"
+}
+job_opts="--cmd_backend ${cmd_backend} ${slurm_conf:+--slurm_conf ${slurm_conf}} ${slurm_args:+--slurm_args ${slurm_args}}"
 
 need() { for f in "$@"; do [ -e "${f}" ] || die "missing ${f}: run the earlier stages first"; done; }
 todo() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
@@ -171,26 +203,20 @@ data_opts() {  # <split: train|valid> <dir>
 common_opts="--token_list ${token_dir}/tokens.txt --bpemodel ${token_dir}/bbpe.model --token_type bbpe"
 
 if todo 6; then
-    log "Stage 6: statistics with ${nj} jobs -> ${stats_dir}"
+    log "Stage 6: statistics with ${nj} jobs (${cmd_backend}) -> ${stats_dir}"
     need ${train_mt}/text ${valid_mt}/text ${token_dir}/tokens.txt
     mkdir -p ${stats_dir}/logs
     for n in $(seq ${nj}); do  # key files of job n: every nj-th example
         awk -v nj=${nj} -v n=${n} '(NR - 1) % nj == n - 1 {print $1}' ${train_mt}/wav.scp > ${stats_dir}/logs/train.${n}.keys
         awk -v nj=${nj} -v n=${n} '(NR - 1) % nj == n - 1 {print $1}' ${valid_mt}/wav.scp > ${stats_dir}/logs/valid.${n}.keys
     done
-    pids=()
-    for n in $(seq ${nj}); do
+    run_jobs stats ${nj} ${stats_dir}/logs/stats.JOB.log -- \
         ${python} -m espnet_smoe.bin.s2t_train --collect_stats true --config ${train_config} \
             ${common_opts} $(data_opts train ${train_mt}) $(data_opts valid ${valid_mt}) \
-            --train_shape_file ${stats_dir}/logs/train.${n}.keys \
-            --valid_shape_file ${stats_dir}/logs/valid.${n}.keys \
-            --output_dir ${stats_dir}/logs/stats.${n} ${train_args} \
-            > ${stats_dir}/logs/stats.${n}.log 2>&1 &
-        pids+=($!)
-    done
-    for n in $(seq ${nj}); do
-        wait ${pids[$((n - 1))]} || die "statistics job ${n} failed: see ${stats_dir}/logs/stats.${n}.log"
-    done
+            --train_shape_file ${stats_dir}/logs/train.JOB.keys \
+            --valid_shape_file ${stats_dir}/logs/valid.JOB.keys \
+            --output_dir ${stats_dir}/logs/stats.JOB ${train_args} \
+        || die "statistics failed (the failed job's log is above; all: ${stats_dir}/logs/stats.*.log)"
     ${python} -m espnet2.bin.aggregate_stats_dirs $(for n in $(seq ${nj}); do echo --input_dir ${stats_dir}/logs/stats.${n}; done) \
         --output_dir ${stats_dir}
     log "statistics: $(wc -l < ${stats_dir}/train/speech_shape) training examples"
@@ -206,24 +232,49 @@ trained_or_die() {
 }
 
 if todo 7; then
-    log "Stage 7: training ${exp} (config ${train_config}, ngpu ${ngpu}); log: ${exp}/train.log"
+    log "Stage 7: training ${exp} (config ${train_config}, ngpu ${ngpu}, nodes ${num_nodes}, ${cmd_backend}); log: ${exp}/train.log"
     need ${stats_dir}/train/speech_shape ${stats_dir}/train/feats_stats.npz
     mkdir -p ${exp}
     rm -f ${trained}
-    dist_opts=""
-    [ "${ngpu}" -gt 1 ] && dist_opts="--multiprocessing_distributed true"
-    echo "# $(date '+%Y-%m-%dT%H:%M:%S') stage 7 (resumes from ${exp}/checkpoint.pth if present)" >> ${exp}/train.log
-    # pipefail: the pipeline fails when training does; grep may find nothing to show
-    if ! ${python} -m espnet_smoe.bin.s2t_train --config ${train_config} ${common_opts} \
+    nproc=$((ngpu > 0 ? ngpu : 1))  # processes per node: one per GPU
+    train_cmd="${python} -m espnet_smoe.bin.s2t_train"
+    dist_opts="--ngpu ${ngpu}"
+    if [ $((nproc * num_nodes)) -gt 1 ]; then  # DDP: each process one GPU (none: CPU, gloo)
+        dist_opts="--ngpu $((ngpu > 0 ? 1 : 0)) --multiprocessing_distributed false --dist_backend $([ ${ngpu} -gt 0 ] && echo nccl || echo gloo)"
+        if [ ${cmd_backend} = local ]; then
+            rdzv=--standalone
+            if [ ${num_nodes} -gt 1 ]; then
+                [ -n "${master_addr}" ] || die "--num_nodes ${num_nodes} with --cmd_backend local: run stage 7" \
+                    "on every node with --master_addr <node 0> --node_rank <0..$((num_nodes - 1))> (or use --cmd_backend slurm)"
+                rdzv="--node_rank ${node_rank} --master_addr ${master_addr} --master_port ${master_port}"
+            fi
+            train_cmd="${python} -m torch.distributed.run --nnodes ${num_nodes} --nproc_per_node ${nproc} ${rdzv} -m espnet_smoe.bin.s2t_train"
+        fi
+    fi
+    train_log=${exp}/train.log
+    [ ${node_rank} -eq 0 ] || train_log=${exp}/train.node${node_rank}.log
+    echo "# $(date '+%Y-%m-%dT%H:%M:%S') stage 7 (resumes from ${exp}/checkpoint.pth if present)" >> ${train_log}
+    train_opts="--config ${train_config} ${common_opts} \
         $([ ${feats_normalize} = global_mvn ] && echo --normalize global_mvn \
             --normalize_conf stats_file=${stats_dir}/train/feats_stats.npz || echo --normalize ${feats_normalize}) \
         $(data_opts train ${train_mt}) $(data_opts valid ${valid_mt}) \
         --train_shape_file ${stats_dir}/train/speech_shape --train_shape_file ${stats_dir}/train/text_shape \
         --valid_shape_file ${stats_dir}/valid/speech_shape --valid_shape_file ${stats_dir}/valid/text_shape \
-        --resume true --ngpu ${ngpu} ${dist_opts} --seed ${seed} --src_langs ${src_lang} \
-        --output_dir ${exp} ${train_args} 2>&1 | tee -a ${exp}/train.log \
+        --resume true ${dist_opts} --seed ${seed} --src_langs ${src_lang} \
+        --output_dir ${exp} ${train_args}"
+    if [ ${cmd_backend} = slurm ]; then  # one job: num_nodes x nproc tasks (ranks: submitit)
+        run_jobs train 1 ${train_log} --append --nodes ${num_nodes} --tasks_per_node ${nproc} \
+            $([ $((nproc * num_nodes)) -gt 1 ] && echo --torch_distributed) \
+            $([ ${ngpu} -gt 0 ] && echo --gpus_per_node ${ngpu}) -- ${train_cmd} ${train_opts} \
+            || die "training failed: see ${train_log}; rerun --stage 7 to resume"
+    # pipefail: the pipeline fails when training does; grep may find nothing to show
+    elif ! ${train_cmd} ${train_opts} 2>&1 | tee -a ${train_log} \
         | { grep --line-buffered -E "epoch results|ERROR|Error|Traceback" || true; }; then
-        die "training failed (exit ${PIPESTATUS[0]}): see ${exp}/train.log; rerun --stage 7 to resume"
+        die "training failed (exit ${PIPESTATUS[0]}): see ${train_log}; rerun --stage 7 to resume"
+    fi
+    if [ ${node_rank} -gt 0 ]; then  # node 0 writes the model and goes on
+        log "node ${node_rank}: training done"
+        exit 0
     fi
     need ${exp}/${inference_model}
     date '+%Y-%m-%dT%H:%M:%S' > ${trained}
@@ -240,7 +291,7 @@ if todo 8; then
         ${python} "${root}/local/decode.py" --nj ${nj} --ngpu $((ngpu > 0 ? 1 : 0)) \
             $(for s in ${eval_sets}; do echo --data ${dump}/${s}; done) \
             $(for task in ${tasks}; do echo --task_sym "<${task}>"; done) \
-            --lang_sym "<${src_lang}>" --swap_routes ${swap} \
+            --lang_sym "<${src_lang}>" --swap_routes ${swap} ${job_opts} \
             --s2t_train_config ${exp}/config.yaml --s2t_model_file ${exp}/${inference_model} \
             --output_dir ${out} ${inference_config:+--config ${inference_config}} ${inference_args}
     done
