@@ -12,7 +12,7 @@ nj=2
 out=data
 wavdir=downloads/mini_es_en/wav
 train_size=""
-ui_train=0
+ui_train=""                  # default: the size's (make_corpus.py UI_TRAIN)
 train_speakers=40
 prosody=speaker
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)
@@ -21,7 +21,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)
 python=python3
 [ -x "${root}/.venv/bin/python" ] && python="${root}/.venv/bin/python"
 
-stamp="size=${size} seed=${seed} train_size=${train_size:-size} ui_train=${ui_train} train_speakers=${train_speakers} prosody=${prosody} test_ood"
+stamp="size=${size} seed=${seed} train_size=${train_size:-size} ui_train=${ui_train:-size} train_speakers=${train_speakers} prosody=${prosody} test_ood"
 if [ -f "${out}/.done" ] && [ "$(cat "${out}/.done")" = "${stamp}" ]; then
     log "${out} already holds mini_es_en (${stamp}); skipping"
     exit 0
@@ -31,5 +31,5 @@ rm -rf "${out}/train" "${out}/dev" "${out}/test" "${out}/test_ood" "${wavdir}"
 log "making mini_es_en (${stamp}) in ${out}, audio in ${wavdir}"
 "${python}" "$(dirname "${BASH_SOURCE[0]}")/make_corpus.py" --size "${size}" --seed "${seed}" \
     --out "${out}" --wavdir "${wavdir}" --nj "${nj}" ${train_size:+--train_size "${train_size}"} \
-    --ui_train "${ui_train}" --train_speakers "${train_speakers}" --prosody "${prosody}"
+    ${ui_train:+--ui_train "${ui_train}"} --train_speakers "${train_speakers}" --prosody "${prosody}"
 echo "${stamp}" > "${out}/.done"

@@ -44,6 +44,11 @@ SIZES = {  # utterances per split; None = all remaining sentences
     "full": {"train": None, "dev": 0.04, "test": 0.06},
 }
 OOD_SIZES = {"smoke": 5, "default": 300, "full": 1000}  # test_ood utterances
+# Training sentences from other programs' messages (the second text source; None: all). With
+# 4,000 fortunes and 4 epochs, the default trains on two genres at the updates of 8 epochs of
+# fortunes alone: out of domain it transcribes far better, in domain somewhat worse (recipe
+# README, "Levers").
+UI_TRAIN = {"smoke": 10, "default": 4000, "full": None}
 SPEAKERS = {"train": 40, "dev": 6, "test": 8, "test_ood": 10}
 VOICES = ("es", "es-419")
 SPEED = (130, 190)  # words per minute
@@ -66,8 +71,8 @@ def get_args():
     parser.add_argument("--nj", type=int, default=2)
     parser.add_argument("--train_size", type=int, help="fortunes sentences for training "
                         "(default: the size's; the first N of a larger N's)")
-    parser.add_argument("--ui_train", type=int, default=0,
-                        help="also train on this many messages of TRAIN_DOMAINS (local/ui_strings.py)")
+    parser.add_argument("--ui_train", type=int, help="also train on this many messages of "
+                        "TRAIN_DOMAINS (local/ui_strings.py; default: the size's, UI_TRAIN)")
     parser.add_argument("--train_speakers", type=int, default=SPEAKERS["train"])
     parser.add_argument("--prosody", choices=("speaker", "utterance"), default="speaker",
                         help="a speed and pitch per speaker, or per training utterance around it")
@@ -160,14 +165,15 @@ def split_sizes(n: int, size: str, train_size: Optional[int]) -> Dict[str, int]:
     return spec
 
 
-def ui_splits(seed: int, n_test: int, n_train: int) -> Dict[str, List[Item]]:
+def ui_splits(seed: int, n_test: int, n_train: Optional[int]) -> Dict[str, List[Item]]:
     """test_ood's message pairs, and --ui_train's from other programs (none of them a Spanish
-    sentence of test_ood's domains); each from its own random stream."""
+    sentence of test_ood's domains; None: all); each from its own random stream."""
     test_pool, train_pool = ui_strings.pairs(TEST_DOMAINS), ui_strings.pairs(TRAIN_DOMAINS)
     held_out = {es.lower() for es, _ in test_pool}
     train_pool = [p for p in train_pool if p[0].lower() not in held_out]
     chosen = {}
     for split, pool, n in (("test_ood", test_pool, n_test), ("train", train_pool, n_train)):
+        n = len(pool) if n is None else n
         if n > len(pool):
             sys.exit(f"{split}: {n} message pairs asked for, {len(pool)} available")
         order = list(range(len(pool)))
@@ -211,7 +217,8 @@ def main():
     chosen = sorted(i for ids in plan.values() for i in ids)
     translation = dict(zip(chosen, translate([sents[i] for i in chosen])))
     items = {split: [(f"{i:05d}", sents[i], translation[i]) for i in ids] for split, ids in plan.items()}
-    messages = ui_splits(args.seed, OOD_SIZES[args.size], args.ui_train)
+    n_ui = UI_TRAIN[args.size] if args.ui_train is None else args.ui_train
+    messages = ui_splits(args.seed, OOD_SIZES[args.size], n_ui)
     items["train"] += messages["train"]
     items["test_ood"] = messages["test_ood"]
 
