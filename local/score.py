@@ -205,12 +205,13 @@ def channel_groups(channels: dict) -> dict:
 
 
 def channel_rows(dump: Path, decode: Path, test_sets, tasks) -> list:
-    """Scores of the telephone-channel test sets per codec and SNR group (trained routes)."""
+    """Scores of the telephone-channel test sets per codec and SNR group (trained routes; the
+    model's own tasks: a cascade row would share, and overwrite, its translation's cells)."""
     rows = []
     for test_set in test_sets:
         channels = dump / test_set / "utt2channel"
         groups = channel_groups(read_table(channels)) if channels.is_file() else {}
-        for task in tasks if groups else []:
+        for task in [t for t in tasks if not t.startswith(CASCADE)] if groups else []:
             streams = references(dump / test_set, task)
             hyps = read_table(decode / test_set / task / "1best_recog" / "text_nospecial")
             for group, keys in groups.items():

@@ -260,3 +260,20 @@ def test_a_native_bandwidth_set_names_each_bandwidth_in_espnet_tables(tmp_path):
     assert "|test_nb/asr [wb]|1|1|100.0|0.0|0.0|0.0|0.0|0.0|" in report
     assert "|test_nb/asr [nb]|1|1|0.0|0.0|100.0|0.0|100.0|100.0|" in report
     assert "|swap_encoder/test_nb/asr|1|1|100.0|0.0|0.0|0.0|0.0|0.0|" in report
+
+
+def test_the_channel_table_shows_the_models_translation_not_the_cascades(tmp_path):
+    """The cascade's scores once overwrote end-to-end translation's in the per-channel table."""
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    write(dump / "test_nb/utt2channel", ["u1 codec=gsm band=300-3400 eq=1000:+1.0 peak=-3.0 noise=pink@25.0dB",
+                                          "u2 codec=gsm band=300-3400 eq=900:-2.0 peak=-9.0 noise=white@12.5dB"])
+    write(dump / "test_nb/text.eng", ["u1 good morning to you all", "u2 see you later my friend"])
+    write(decode / "test_nb/st_eng/1best_recog/text_nospecial", ["u1 nothing alike here", "u2 nope"])
+    write(decode / "test_nb/cascade_st_eng/1best_recog/text_nospecial",
+          ["u1 good morning to you all", "u2 see you later my friend"])
+    rows = score.channel_rows(dump, decode, ["test_nb"], ["asr", "st_eng", "cascade_st_eng"])
+    assert {r["task"] for r in rows} == {"asr", "st_eng"}
+    gsm = [r for r in rows if r["group"] == "codec=gsm" and r["task"] == "st_eng"][0]
+    assert gsm["bleu"] < 10
+    line = [l for l in score.channel_table(rows) if "codec=gsm" in l][0]
+    assert f"| {gsm['bleu']:.2f} |" in line
