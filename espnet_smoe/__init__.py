@@ -1,7 +1,7 @@
 """espnet-smoe: Supervised Mixture of Experts for multi-task speech-to-text, on ESPnet.
 
 ``from espnet_smoe import Speech2Text`` is the inference API; the modules hold one concept each
-(see README, "Architecture").
+(see docs/architecture.md).
 """
 
 import contextlib

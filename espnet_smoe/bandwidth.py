@@ -14,7 +14,7 @@ fricative-like ones); at -30 dB or below the audio is ``nb``. An upsampler that 
 structure, 0.4 or more) is ``nb`` too. Audio with real content above 5 kHz is ``wb``, including
 in-between rates (11.025 kHz audio reaches 5.5 kHz: the WB expert has seen such content, the NB
 expert never has); audio at 8 kHz or below is ``nb`` by its rate; silence, or too little audio
-to judge, is ``wb``. README, *Bandwidth*, has the accuracy per condition.
+to judge, is ``wb``. docs/recipe.md, *Bandwidth*, has the accuracy per condition.
 """
 
 import hashlib
