@@ -107,6 +107,14 @@ def write_table(path: PathLike, table: Dict[str, str]) -> None:
             f.write(f"{key} {table[key]}\n")
 
 
+def spk2utt(utt2spk: Dict[str, str]) -> Dict[str, str]:
+    """``spk2utt`` of an ``utt2spk`` table: each speaker's utterances, sorted."""
+    utts: Dict[str, List[str]] = {}
+    for utt, spk in utt2spk.items():
+        utts.setdefault(spk, []).append(utt)
+    return {spk: " ".join(sorted(u)) for spk, u in utts.items()}
+
+
 def check_data_dir(data_dir: PathLike, tgt_langs: Sequence[str] = ()) -> List[str]:
     """Validate ``data_dir`` against the contract; return its utterance ids (sorted)."""
     d = Path(data_dir)

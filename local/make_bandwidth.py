@@ -43,7 +43,7 @@ from espnet_smoe.bandwidth import (
     BANDWIDTHS, WB_RATE, by_rate, detect, read_utt2bw, to_narrowband, to_wideband,
 )
 from espnet_smoe.datadir import (
-    REASONS, DataDirError, check_data_dir, iter_audio, read_table, write_report, write_table,
+    REASONS, DataDirError, check_data_dir, iter_audio, read_table, spk2utt, write_report, write_table,
 )
 from espnet_smoe.telephone import Channel, telephone
 
@@ -136,10 +136,7 @@ def main():
     for name, table in tables.items():
         write_table(args.dst / name, table)
     write_report(args.dst, report)
-    spk2utt = {}
-    for utt, spk in tables["utt2spk"].items():
-        spk2utt.setdefault(spk, []).append(utt)
-    write_table(args.dst / "spk2utt", {s: " ".join(sorted(u)) for s, u in spk2utt.items()})
+    write_table(args.dst / "spk2utt", spk2utt(tables["utt2spk"]))
     counts = {bw: sum(v == bw for v in tables["utt2bw"].values()) for bw in BANDWIDTHS}
     print(f"{args.dst}: {len(tables['wav.scp'])} utterances {counts}; {summary(report)}")
     for note in report[:10]:

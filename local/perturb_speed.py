@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Dict
 
-from espnet_smoe.datadir import read_table, write_table
+from espnet_smoe.datadir import read_table, spk2utt, write_table
 
 
 def get_args():
@@ -71,10 +71,7 @@ def main():
             if path.is_file() and (name.startswith(("text", "utt2", "spk2")) and name not in
                                    ("utt2spk", "spk2utt", "utt2num_samples", "utt2dur")):
                 tables.setdefault(name, {}).update(renamed(read_table(path), f))
-    spk2utt = {}
-    for utt, spk in sorted(tables["utt2spk"].items()):
-        spk2utt.setdefault(spk, []).append(utt)
-    tables["spk2utt"] = {spk: " ".join(utts) for spk, utts in spk2utt.items()}
+    tables["spk2utt"] = spk2utt(tables["utt2spk"])
     for name, table in tables.items():
         write_table(dst / name, dict(sorted(table.items())))
     print(f"{dst}: {len(tables['utt2spk'])} utterances (speed factors {' '.join(f'{f:g}' for f in args.factors)})")

@@ -41,7 +41,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prep_fisher_callhome import PrepError, normalize_source, normalize_target  # noqa: E402
 
-from espnet_smoe.datadir import check_data_dir, write_table  # noqa: E402
+from espnet_smoe.datadir import check_data_dir, spk2utt, write_table  # noqa: E402
 
 SPLITS = {"train": ("train", "train_covost"), "dev": ("dev",), "test": ("test",)}
 
@@ -134,10 +134,7 @@ def main():
         out.mkdir(parents=True, exist_ok=True)
         for file, table in tables.items():
             write_table(out / file, table)
-        spk2utt: Dict[str, List[str]] = {}
-        for utt, spk in tables["utt2spk"].items():
-            spk2utt.setdefault(spk, []).append(utt)
-        write_table(out / "spk2utt", {s: " ".join(sorted(u)) for s, u in spk2utt.items()})
+        write_table(out / "spk2utt", spk2utt(tables["utt2spk"]))
         write_table(out / "prep_skipped", skipped)
         check_data_dir(out, ["eng"])
         by_reason = dict(Counter(v.split()[0] for v in skipped.values()))

@@ -47,7 +47,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional
 
-from espnet_smoe.datadir import check_data_dir, write_table
+from espnet_smoe.datadir import check_data_dir, spk2utt, write_table
 
 FISHER_SETS = ("fisher_train", "fisher_dev", "fisher_dev2", "fisher_test")
 CALLHOME_SETS = ("callhome_train", "callhome_devtest", "callhome_evltest")
@@ -383,10 +383,7 @@ def prepare_set(name: str, args, transcripts, audio_index, audio: Audio, reader)
     out.mkdir(parents=True, exist_ok=True)
     for file, table in tables.items():
         write_table(out / file, table)
-    spk2utt: Dict[str, List[str]] = {}
-    for utt, spk in tables["utt2spk"].items():
-        spk2utt.setdefault(spk, []).append(utt)
-    write_table(out / "spk2utt", {s: " ".join(sorted(u)) for s, u in spk2utt.items()})
+    write_table(out / "spk2utt", spk2utt(tables["utt2spk"]))
     write_table(out / "prep_skipped", skipped)
     if spanish is not None:
         write_table(out / "prep_es_mismatch", es_mismatch)

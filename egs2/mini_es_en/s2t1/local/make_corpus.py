@@ -33,7 +33,7 @@ from typing import Dict, List, Optional, Tuple
 import soundfile as sf
 from tqdm import tqdm
 
-from espnet_smoe.datadir import write_table
+from espnet_smoe.datadir import spk2utt, write_table
 import ui_strings
 from ui_strings import TEST_DOMAINS, TRAIN_DOMAINS
 
@@ -247,11 +247,8 @@ def main():
         out.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
             write_table(out / name, table)
-        spk2utt = {}
-        for utt, spk in tables["utt2spk"].items():
-            spk2utt.setdefault(spk, []).append(utt)
-        write_table(out / "spk2utt", {s: " ".join(sorted(u)) for s, u in spk2utt.items()})
-        print(f"{out}: {len(chosen_items)} utterances, {len(spk2utt)} speakers, "
+        write_table(out / "spk2utt", spk2utt(tables["utt2spk"]))
+        print(f"{out}: {len(chosen_items)} utterances, {len(set(tables['utt2spk'].values()))} speakers, "
               f"{sum(durations.values()) / 3600:.2f} h")
 
 
