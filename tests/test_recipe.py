@@ -30,6 +30,15 @@ TEST_FAULTS = {"backwards": "bad_segment", "afterend": "bad_segment", "overshoot
                "longer": "cut", "tick": "kept"}  # tick: 10 ms, too short to decode
 
 
+def linked_tree(root: Path) -> Path:
+    """A repository tree at ``root`` whose local/, conf/, tools/ and .venv are the checkout's."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("local", "conf", "tools", ".venv"):
+        if (REPO / name).exists():
+            (root / name).symlink_to(REPO / name)
+    return root
+
+
 def run(recipe: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["./run.sh", "--size", "smoke", *args], cwd=recipe, capture_output=True,
                           text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -78,10 +87,7 @@ def inject_faults(data: Path):
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("recipe")
-    for name in ("local", "conf", "tools", ".venv"):
-        if (REPO / name).exists():
-            (root / name).symlink_to(REPO / name)
+    root = linked_tree(tmp_path_factory.mktemp("recipe"))
     shutil.copytree(REPO / RECIPE, root / RECIPE, symlinks=True,
                     ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"))
     recipe = root / RECIPE
@@ -237,12 +243,7 @@ def test_failed_training_fails_the_recipe_and_its_model_is_not_decoded(smoke_run
 def test_native_mode_keeps_each_test_utterance_in_its_own_bandwidth(smoke_run, tmp_path):
     """--train_bw_mode native once still made upsampled _wb and _nb copies of every test set."""
     recipe, _ = smoke_run
-    native = tmp_path / "native"
-    native.mkdir()
-    for name in ("local", "conf", "tools", ".venv"):
-        if (REPO / name).exists():
-            (native / name).symlink_to(REPO / name)
-    copy = native / RECIPE
+    copy = linked_tree(tmp_path / "native") / RECIPE
     shutil.copytree(recipe, copy, symlinks=True,  # the data of stage 1 only
                     ignore=shutil.ignore_patterns("dump", "exp", "test_wb", "test_nb", "*_mix"))
     proc = run(copy, "--stage", "2", "--stop_stage", "3", "--train_bw_mode", "native",
@@ -257,12 +258,7 @@ def test_native_mode_keeps_each_test_utterance_in_its_own_bandwidth(smoke_run, t
 
 def test_speed_perturbation_triples_the_training_set_only(smoke_run, tmp_path):
     recipe, _ = smoke_run
-    sp = tmp_path / "sp"
-    sp.mkdir()
-    for name in ("local", "conf", "tools", ".venv"):
-        if (REPO / name).exists():
-            (sp / name).symlink_to(REPO / name)
-    copy = sp / RECIPE
+    copy = linked_tree(tmp_path / "sp") / RECIPE
     shutil.copytree(recipe, copy, symlinks=True, ignore=shutil.ignore_patterns("dump", "exp", "*_mix", "*_wb", "*_nb"))
     proc = run(copy, "--stage", "2", "--stop_stage", "3", "--speed_perturb", "0.9 1.0 1.1")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -368,11 +364,8 @@ def test_a_recipe_made_from_the_template_runs_once_its_data_prep_is_written(smok
     """egs2/TEMPLATE/setup.sh: the new-corpus path. Its data.sh stub stops stage 1 with what to
     write; with a data prep written (here: the smoke corpus copied in), stages 1-9 run."""
     recipe, _ = smoke_run
-    root = tmp_path / "repo"
-    (root / "egs2").mkdir(parents=True)
-    for name in ("local", "conf", "tools", ".venv"):
-        if (REPO / name).exists():
-            (root / name).symlink_to(REPO / name)
+    root = linked_tree(tmp_path / "repo")
+    (root / "egs2").mkdir()
     shutil.copytree(REPO / "egs2/TEMPLATE", root / "egs2/TEMPLATE")
     setup = [str(root / "egs2/TEMPLATE/setup.sh"), "egs2/mycorpus/s2t1"]
     proc = subprocess.run(setup, cwd=root, capture_output=True, text=True)
