@@ -26,12 +26,12 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import torch
 
 from espnet_smoe.bin.count_params import build_model, count
 from espnet_smoe.datadir import read_table
 from espnet_smoe.multitask import ASR, CASCADE, reference_file
-from score import UNITS  # local/, beside this script
+from compare_runs import epochs  # local/, beside this script
+from score import UNITS
 from significance import paired_corpus_metric, paired_error_rate
 
 PAPER = [("wer", "nb"), ("wer", "wb"), ("bleu", "nb"), ("bleu", "wb")]  # the paper's tables
@@ -75,9 +75,8 @@ def train_seconds(run: Path) -> float:
     """Training time: the median epoch's (training + validation) times the number of epochs,
     from the ESPnet reporter's state in ``checkpoint.pth``. It survives resumed trainings, and
     the median keeps a few epochs slowed by other load on the machine out of the comparison."""
-    stats = torch.load(run / "checkpoint.pth", map_location="cpu", weights_only=False)["reporter"]["stats"]
-    epochs = [sum(e[mode]["time"].total_seconds() for mode in ("train", "valid")) for e in stats.values()]
-    return statistics.median(epochs) * len(epochs)
+    times = epochs(run)
+    return statistics.median(times) * len(times)
 
 
 def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
