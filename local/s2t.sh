@@ -134,7 +134,7 @@ todo() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
 if todo 1; then
     log "Stage 1: data prep (${data_cmd})"
     [ -n "${data_cmd}" ] || die "--data_cmd is not set (run.sh sets it)"
-    ${data_cmd}
+    eval "${data_cmd}"  # a shell command line: quoted lists (--tgt_langs "eng cat") stay one option
     for s in ${train_set} ${valid_set} ${test_sets}; do
         ${python} -c "from espnet_smoe.datadir import check_data_dir; import sys; \
 print(f'data/${s}: {len(check_data_dir(\"data/${s}\", \"${tgt_langs}\".split()))} utterances ok')"

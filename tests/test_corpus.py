@@ -64,3 +64,21 @@ def test_test_ood_is_human_translated_messages_never_in_training():
 ])
 def test_only_speakable_messages_are_kept(text, ok):
     assert ui_strings.speakable(text, ui_strings.SPANISH) is ok
+
+
+needs_apertium = pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium is not installed")
+
+
+@needs_apertium
+def test_each_target_language_gets_its_own_translation_and_messages_keep_their_human_english():
+    messages = [("ui00001", "El archivo no existe.", "File does not exist"),
+                ("ui00002", "Marca de tiempo no válida", "Invalid time stamp")]
+    items = make_corpus.with_targets(messages, ["eng", "cat", "por"])
+    assert [i[:2] for i in items] == [m[:2] for m in messages]
+    assert [i[2]["eng"] for i in items] == ["File does not exist", "Invalid time stamp"]
+    first = items[0][2]
+    assert first["cat"] == "L'arxiu no existeix." and first["por"] == "O arquivo não existe."
+    fortunes = make_corpus.translations(["El archivo no existe."], ["eng"])  # no human English
+    assert fortunes == [{"eng": "The archive does not exist."}]
+    with pytest.raises(SystemExit, match="'deu'"):
+        make_corpus.translations(["Hola."], ["deu"])

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the embedded corpus (egs2/mini_es_en) is built from: espeak-ng speaks,
-# Apertium translates, fortunes-es supplies the Spanish sentences, sox (with its codec formats:
-# G.711, GSM, AMR-NB) makes the telephone channel. Installs what is missing.
+# Apertium translates (into English, Catalan, Portuguese), fortunes-es supplies the Spanish
+# sentences, sox (with its codec formats: G.711, GSM, AMR-NB) makes the telephone channel.
+# Installs what is missing.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,9 @@ command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v apertium >/dev/null || missing+=(apertium)
 [ -d /usr/share/apertium/modes ] && ls /usr/share/apertium/modes/spa-eng.mode >/dev/null 2>&1 \
     || missing+=(apertium-eng-spa)
+ls /usr/share/apertium/modes/spa-cat.mode >/dev/null 2>&1 || missing+=(apertium-spa-cat)
+ls /usr/share/apertium/modes/es-pt.mode >/dev/null 2>&1 || missing+=(apertium-es-pt)
+command -v cg-proc >/dev/null || missing+=(cg3)  # es-pt's constraint grammar step
 ls /usr/share/games/fortunes/es/*.u8 >/dev/null 2>&1 || missing+=(fortunes-es)
 command -v sox >/dev/null || missing+=(sox)
 sox -h 2>/dev/null | grep -q "amr-nb" || missing+=(libsox-fmt-all)

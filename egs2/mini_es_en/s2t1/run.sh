@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# mini_es_en: Spanish speech -> Spanish transcript (ASR) and English translation (ST).
+# mini_es_en: Spanish speech -> Spanish transcript (ASR) and translations (ST): English by
+# default, also Catalan and Portuguese (--tgt_langs "eng cat por").
 # The corpus is made here from Debian packages (fortunes-es sentences, espeak-ng voices,
 # Apertium translations), so the whole recipe runs with no download and no GPU:
 #
@@ -16,6 +17,7 @@ set -euo pipefail
 size=default          # smoke | default | full
 seed=777              # corpus seed (sentence split, voices)
 matrix=""             # mini | paper: run the experiment matrix of conf/<matrix>/
+tgt_langs=eng         # translation targets: any of eng cat por (local/apertium.py)
 corpus_opts=""        # levers of the corpus (local/make_corpus.py; recipe README, "Levers")
 help=false
 args=()
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
     --size) size=$2; shift 2 ;;
     --corpus_seed) seed=$2; shift 2 ;;
     --matrix) matrix=$2; shift 2 ;;
+    --tgt_langs) tgt_langs=$2; shift 2 ;;
     --train_size|--ui_train|--train_speakers|--prosody) corpus_opts+=" $1 $2"; shift 2 ;;
     --help|-h) help=true; shift ;;
     *) args+=("$1"); shift ;;
@@ -40,9 +43,9 @@ esac
 
 # test_ood: another text domain, voices and prosody (local/make_corpus.py); the cascade
 # (transcripts through Apertium, the translator of the training targets) is scored beside ST
-corpus=(--data_cmd "local/data.sh --size ${size} --seed ${seed}${corpus_opts}"
-        --src_lang spa --tgt_langs eng --train_set train --valid_set dev --test_sets "test test_ood"
-        --cascade_mt "apertium -u spa-{tgt}")
+corpus=(--data_cmd "local/data.sh --size ${size} --seed ${seed} --tgt_langs '${tgt_langs}'${corpus_opts}"
+        --src_lang spa --tgt_langs "${tgt_langs}" --train_set train --valid_set dev
+        --test_sets "test test_ood" --cascade_mt "python3 local/apertium.py {tgt}")
 # DecS-MoE: at this scale the encoder's bandwidth experts each see too little audio (README,
 # "Results of the default run"); --train_config conf/mini/encdec_smoe.yaml is the paper's model.
 model=(--train_config conf/mini/dec_smoe.yaml)
@@ -53,6 +56,7 @@ Options of run.sh (mini_es_en):
   --size                 '${size}'  smoke | default | full (sets the values of s2t.sh below)
   --corpus_seed          '${seed}'  sentence split and voices
   --matrix               '${matrix}'  mini | paper: every conf/<matrix>/ variant (--variants, --seeds)
+  --tgt_langs            '${tgt_langs}'  translation targets, any of eng cat por (local/apertium.py)
   --train_size N, --ui_train N, --train_speakers N, --prosody speaker|utterance
                          corpus levers (local/make_corpus.py; recipe README, "Levers")
 EOF

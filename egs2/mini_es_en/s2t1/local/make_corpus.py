@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Make the mini_es_en corpus: Spanish speech with Spanish transcripts and English translations.
+"""Make the mini_es_en corpus: Spanish speech with Spanish transcripts and translations.
 
 Sentences come from fortunes-es, speech from espeak-ng (Spanish voices x variants x speed x
-pitch = many "speakers"), translations from Apertium spa-eng. Deterministic for a seed; split
+pitch = many "speakers"), translations (``text.<l>`` per ``--tgt_langs``: English by default,
+also Catalan and Portuguese) from Apertium (local/apertium.py). Deterministic for a seed; split
 by sentence; dev/test speakers use (voice, variant) pairs never heard in training. Each split's
 ``spk2voice`` says who its speakers are: ``<voice>+<variant> <words per minute> <pitch>``.
 
 ``test_ood`` is out of domain in text, voice and prosody: software messages and their English
-originals, both written by people (local/ui_strings.py), spoken by (voice, variant) pairs no
+originals, both written by people (local/ui_strings.py; their other targets are Apertium's), spoken by (voice, variant) pairs no
 other split uses, at speeds and pitches outside the training ranges. It is drawn from its own
 random stream, so the other splits are the same with or without it.
 
@@ -34,6 +35,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from espnet_smoe.datadir import spk2utt, write_table
+import apertium
 import ui_strings
 from ui_strings import TEST_DOMAINS, TRAIN_DOMAINS
 
@@ -57,7 +59,7 @@ OOD_SPEED = ((100, 125), (195, 220))  # test_ood: slower or faster than any trai
 OOD_PITCH = ((5, 25), (75, 95))  # lower or higher
 PROSODY_JITTER = 0.15  # --prosody utterance: speed and pitch within +-15 % of the speaker's
 Speaker = Tuple[str, str, int, int]  # voice, variant, speed, pitch
-Item = Tuple[str, str, str]  # utterance id suffix, Spanish, English
+Item = Tuple[str, str, Dict[str, str]]  # utterance id suffix, Spanish, target language -> text
 QUOTES = re.compile(r"[\"«»“”]")
 ALLOWED = re.compile(r"^[A-Za-zÁÉÍÓÚÜÑáéíóúüñ ,;:.¡!¿?-]+$")
 
@@ -69,6 +71,8 @@ def get_args():
     parser.add_argument("--out", type=Path, default=Path("data"))
     parser.add_argument("--wavdir", type=Path, default=Path("downloads/mini_es_en/wav"))
     parser.add_argument("--nj", type=int, default=2)
+    parser.add_argument("--tgt_langs", nargs="+", default=["eng"], choices=sorted(apertium.MODES),
+                        help="translation targets (ISO 639-3), each a text.<l>")
     parser.add_argument("--train_size", type=int, help="fortunes sentences for training "
                         "(default: the size's; the first N of a larger N's)")
     parser.add_argument("--ui_train", type=int, help="also train on this many messages of "
@@ -115,16 +119,12 @@ def sentences(texts: List[str]) -> List[str]:
     return sorted(kept)
 
 
-def translate(sents: List[str]) -> List[str]:
-    """Apertium spa-eng in one call, one sentence per line."""
-    out = subprocess.run(["apertium", "-u", "spa-eng"], input="\n".join(sents) + "\n",
-                         capture_output=True, text=True, check=True).stdout.rstrip("\n").split("\n")
-    if len(out) != len(sents):
-        sys.exit(f"apertium returned {len(out)} lines for {len(sents)} sentences")
-    empty = [s for s, t in zip(sents, out) if not t.strip()]
-    if empty:
-        sys.exit(f"apertium gave an empty translation for {len(empty)} sentences, e.g. {empty[:3]}")
-    return [t.strip() for t in out]
+def translations(spanish: List[str], tgt_langs: List[str], english: Optional[List[str]] = None
+                 ) -> List[Dict[str, str]]:
+    """Each sentence's targets: Apertium's, except the given (human) English."""
+    by_lang = {lang: english if lang == "eng" and english is not None
+               else apertium.translate(spanish, lang) for lang in tgt_langs}
+    return [{lang: by_lang[lang][i] for lang in tgt_langs} for i in range(len(spanish))]
 
 
 def espeak_variants() -> List[str]:
@@ -182,6 +182,12 @@ def ui_splits(seed: int, n_test: int, n_train: Optional[int]) -> Dict[str, List[
     return chosen
 
 
+def with_targets(messages: List[Tuple[str, str, str]], tgt_langs: List[str]) -> List[Item]:
+    """Message triples (suffix, Spanish, human English) -> items with every target."""
+    targets = translations([es for _, es, _ in messages], tgt_langs, [en for _, _, en in messages])
+    return [(suffix, es, t) for (suffix, es, _), t in zip(messages, targets)]
+
+
 def prosody(speaker: Speaker, utt: str, seed: int) -> Speaker:
     """--prosody utterance: the speaker's speed and pitch, each moved by up to PROSODY_JITTER."""
     voice, variant, speed, pitch = speaker
@@ -215,18 +221,19 @@ def main():
         plan[split] = order[start : start + sizes[split]]
         start += sizes[split]
     chosen = sorted(i for ids in plan.values() for i in ids)
-    translation = dict(zip(chosen, translate([sents[i] for i in chosen])))
+    translation = dict(zip(chosen, translations([sents[i] for i in chosen], args.tgt_langs)))
     items = {split: [(f"{i:05d}", sents[i], translation[i]) for i in ids] for split, ids in plan.items()}
     n_ui = UI_TRAIN[args.size] if args.ui_train is None else args.ui_train
     messages = ui_splits(args.seed, OOD_SIZES[args.size], n_ui)
-    items["train"] += messages["train"]
-    items["test_ood"] = messages["test_ood"]
+    items["train"] += with_targets(messages["train"], args.tgt_langs)
+    items["test_ood"] = with_targets(messages["test_ood"], args.tgt_langs)
 
     args.wavdir.mkdir(parents=True, exist_ok=True)
     for split, chosen_items in items.items():
-        tables = {name: {} for name in ("wav.scp", "text", "text.eng", "utt2spk", "spk2voice")}
+        tables = {name: {} for name in ("wav.scp", "text", "utt2spk", "spk2voice",
+                                        *(f"text.{lang}" for lang in args.tgt_langs))}
         jobs = []
-        for n, (suffix, text, english) in enumerate(chosen_items):
+        for n, (suffix, text, targets) in enumerate(chosen_items):
             spk_idx = n % len(speakers[split])
             spk = f"{split.replace('_', '')}{spk_idx:02d}"
             utt = f"{spk}-{suffix}"
@@ -237,7 +244,8 @@ def main():
             jobs.append((utt, text, speaker, path))
             tables["wav.scp"][utt] = str(path)
             tables["text"][utt] = text
-            tables["text.eng"][utt] = english
+            for lang, translation in targets.items():
+                tables[f"text.{lang}"][utt] = translation
             tables["utt2spk"][utt] = spk
             voice, variant, speed, pitch = speakers[split][spk_idx]
             tables["spk2voice"][spk] = f"{voice}+{variant} {speed} {pitch}"
