@@ -144,7 +144,7 @@ def test_results_table_and_json(smoke_run):
         assert r["bandwidth"] == r["test_set"][-2:] and (r["rtf"] is None) == cascade
         for metric in ("wer", "cer") if r["task"] == "asr" else ("bleu", "chrf"):
             assert isinstance(r[metric], float) and r[metric] >= 0
-    assert "cascade_st_<l>: the asr transcripts translated by `apertium -u spa-{tgt}`" in (
+    assert "cascade_st_<l>: the asr transcripts translated by `python3 local/apertium.py {tgt}`" in (
         exp / "RESULTS.md").read_text()
 
 
