@@ -13,7 +13,8 @@ from typing import Dict, List, Optional
 import yaml
 
 from espnet_smoe.bandwidth import BANDWIDTHS
-from espnet_smoe.multitask import is_lang_token, is_task_token
+from espnet_smoe.multitask import (ASR, describe, is_lang_token, is_task_token, target_lang, task_of,
+                                   task_token)
 from espnet_smoe.tokenizer import S2T_SPECIALS
 
 ARXIV = "2508.10009"
@@ -80,7 +81,7 @@ def languages(config: dict) -> Dict[str, List[str]]:
     """Source languages (of the speech) and translation targets, as ISO 639-3 codes."""
     tokens = config.get("token_list") or []
     tasks = [t for t in tokens if is_task_token(t)]
-    targets = [t[4:-1] for t in tasks if t.startswith("<st_")]
+    targets = [target_lang(task_of(t)) for t in tasks if target_lang(task_of(t))]
     sources = config.get("src_langs") or [  # not recorded (older models): the other languages
         t[1:-1] for t in tokens
         if is_lang_token(t) and t not in S2T_SPECIALS and t[1:-1] not in targets]
@@ -125,11 +126,10 @@ def model_card(
     """
     langs = languages(config)
     src = langs["source"][0] if langs["source"] else "spa"
-    task = langs["tasks"][-1] if langs["tasks"] else "<asr>"
+    task = langs["tasks"][-1] if langs["tasks"] else task_token(ASR)
     repo = hf_repo or REPO_PLACEHOLDER
     d_model = model.encoder.output_size()
-    tasks = ", ".join(f"`{t}` ({'transcribe' if t == '<asr>' else 'translate into ' + t[4:-1]})"
-                      for t in langs["tasks"])
+    tasks = ", ".join(f"`{t}` ({describe(task_of(t))})" for t in langs["tasks"])
     mconf = config.get("model_conf") or {}
     card = [
         front_matter(list(dict.fromkeys(langs["source"] + langs["target"])), license),

@@ -72,12 +72,30 @@ def route_map(scheme: str, token_list: Sequence[str]) -> Dict[str, int]:
 def reference_file(task: str) -> str:
     """The data-dir file holding a task's references: ``text`` for transcription, ``text.<l>``
     for translation into ``l``, end to end (``st_l``) or as a cascade (``cascade_st_l``)."""
-    task = task.removeprefix(CASCADE)
-    return "text" if task == ASR else f"text.{task.removeprefix('st_')}"
+    target = target_lang(task.removeprefix(CASCADE))
+    return "text" if target is None else f"text.{target}"
 
 
 def task_token(task: str) -> str:
     return f"<{task}>"
+
+
+def task_of(symbol: str) -> str:
+    """The task a guiding token names: ``<asr>`` -> ``asr``, ``<st_eng>`` -> ``st_eng``."""
+    if not is_task_token(symbol):
+        raise ValueError(f"'{symbol}' is not a task token such as '<asr>' or '<st_eng>'")
+    return symbol[1:-1]
+
+
+def target_lang(task: str) -> "str | None":
+    """The target language of a translation task (``st_eng`` -> ``eng``); None for ``asr``."""
+    return None if task == ASR else task.removeprefix("st_")
+
+
+def describe(task: str) -> str:
+    """``transcribe`` or ``translate into <l>``, for people."""
+    target = target_lang(task)
+    return "transcribe" if target is None else f"translate into {target}"
 
 
 def special_tokens(src_lang: str, tgt_langs: Sequence[str]) -> List[str]:

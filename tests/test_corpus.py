@@ -82,3 +82,9 @@ def test_each_target_language_gets_its_own_translation_and_messages_keep_their_h
     assert fortunes == [{"eng": "The archive does not exist."}]
     with pytest.raises(SystemExit, match="'deu'"):
         make_corpus.translations(["Hola."], ["deu"])
+
+
+@needs_apertium
+def test_an_empty_transcript_stays_an_empty_line_through_the_cascades_translator():
+    """Stage 9 sends every transcript, empty ones too (too short to decode)."""
+    assert make_corpus.apertium.translate(["Hola.", "", "El gato."], "por") == ["Olá.", "", "O gato."]

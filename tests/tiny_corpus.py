@@ -11,6 +11,7 @@ import numpy as np
 import soundfile as sf
 import yaml
 
+from espnet_smoe.multitask import examples, special_tokens
 from espnet_smoe.tokenizer import make_token_list, train_bbpe
 
 SENTENCES = [
@@ -19,7 +20,7 @@ SENTENCES = [
     ("la casa es grande", "the house is big"),
     ("me gusta la música", "i like music"),
 ]
-SPECIALS = ["<spa>", "<eng>", "<asr>", "<st_eng>"]
+SPECIALS = special_tokens("spa", ["eng"])  # <spa> <eng> <asr> <st_eng>
 
 TINY_CONFIG = {
     "frontend": "default",
@@ -65,10 +66,9 @@ def write_tiny_corpus(root: Path, n_utts: int = 8, fs: int = 16000) -> Dict[str,
         wav = 0.3 * np.sin(2 * np.pi * (200 + 50 * i) * t) + 0.01 * rng.standard_normal(t.size)
         path = data / "wav" / f"utt{i}.wav"
         sf.write(path, wav.astype(np.float32), fs)
-        for task, text in (("asr", src), ("st_eng", tgt)):
-            utt = f"spk{i % 2}-utt{i}_{task}"
+        for utt, _, text in examples(f"spk{i % 2}-utt{i}", src, {"eng": tgt}, "spa"):
             files["wav.scp"].append(f"{utt} {path}")
-            files["text"].append(f"{utt} <spa><{task}>{text}")
+            files["text"].append(f"{utt} {text}")
             files["text.ctc"].append(f"{utt} {src}")
             files["text.prev"].append(f"{utt} <na>")
             files["utt2bw"].append(f"{utt} {bw}")

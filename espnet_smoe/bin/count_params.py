@@ -22,26 +22,29 @@ from typing import Dict, List, Optional
 import yaml
 
 from espnet_smoe.bandwidth import BANDWIDTHS
+from espnet_smoe.multitask import special_tokens, target_lang, task_names, task_of, task_token
 from espnet_smoe.tasks import SMoES2TTask
 from espnet_smoe.tokenizer import S2T_SPECIALS
 
 
+# A config alone names no languages: counts without a token list assume the paper's pair.
+SRC_LANG, TGT_LANGS = "spa", ["eng"]
+
+
 def task_name(symbol: str, all_symbols: List[str]) -> str:
     """``<asr>`` -> transcribe, ``<st_eng>`` -> translate (translate_eng if several targets)."""
-    bare = symbol.strip("<>")
-    if bare == "asr":
+    target = target_lang(task_of(symbol))
+    if target is None:
         return "transcribe"
-    if bare.startswith("st_"):
-        several = sum(s.startswith("<st_") for s in all_symbols) > 1
-        return f"translate_{bare[3:]}" if several else "translate"
-    return bare
+    several = sum(target_lang(task_of(s)) is not None for s in all_symbols) > 1
+    return f"translate_{target}" if several else "translate"
 
 
 def synthetic_token_list(config: dict, vocab_size: int) -> List[str]:
     """Specials, the decoder's guiding tokens, then filler pieces up to ``vocab_size``."""
     routes = (config.get("decoder_conf") or {}).get("route_tokens") or {}
     routes = routes if isinstance(routes, dict) else {}  # a scheme routes the tokens below
-    specials = list(dict.fromkeys([*S2T_SPECIALS, "<spa>", "<asr>", "<st_eng>", *routes]))
+    specials = list(dict.fromkeys([*S2T_SPECIALS, *special_tokens(SRC_LANG, TGT_LANGS), *routes]))
     if vocab_size < len(specials):
         raise ValueError(f"--vocab_size {vocab_size} is smaller than the {len(specials)} specials")
     return specials + [f"piece{i}" for i in range(vocab_size - len(specials))]
@@ -75,7 +78,8 @@ def count(model) -> Dict:
     ctc = sum(p.numel() for p in model.ctc.parameters()) if model.ctc is not None else 0
     enc_routing = getattr(model.encoder, "routing", None)
     bandwidths = BANDWIDTHS[: enc_routing.num_experts] if enc_routing else BANDWIDTHS
-    route_tokens = getattr(model.decoder, "route_tokens", None) or {"<asr>": 0, "<st_eng>": 0}
+    route_tokens = getattr(model.decoder, "route_tokens", None) or {  # dense: every task alike
+        task_token(task): 0 for task in task_names(TGT_LANGS)}
     active = {}
     for (enc_expert, bw), (symbol, dec_expert) in itertools.product(
         enumerate(bandwidths), route_tokens.items()

@@ -17,14 +17,15 @@ MODES = {"eng": "spa-eng", "cat": "spa-cat", "por": "es-pt"}
 
 
 def translate(sents: List[str], tgt: str) -> List[str]:
-    """The sentences through Apertium in one call; a lost or empty line is an error."""
+    """The sentences through Apertium in one call; a lost line, or an empty translation of a
+    sentence, is an error (an empty line stays empty: a transcript can be)."""
     if tgt not in MODES:
         sys.exit(f"no Apertium mode from Spanish into '{tgt}'; known: {sorted(MODES)}")
     out = subprocess.run(["apertium", "-u", MODES[tgt]], input="\n".join(sents) + "\n",
                          capture_output=True, text=True, check=True).stdout.rstrip("\n").split("\n")
     if len(out) != len(sents):
         sys.exit(f"apertium {MODES[tgt]} returned {len(out)} lines for {len(sents)} sentences")
-    empty = [s for s, t in zip(sents, out) if not t.strip()]
+    empty = [s for s, t in zip(sents, out) if s.strip() and not t.strip()]
     if empty:
         sys.exit(f"apertium {MODES[tgt]} gave an empty translation for {len(empty)} sentences, "
                  f"e.g. {empty[:3]}")
