@@ -48,10 +48,14 @@ class Experts(torch.nn.Module):
         return [sum(p.numel() for p in expert.parameters()) for expert in self.experts]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        """Accept a dense FFN's weights too: they become every expert's."""
+        """Accept a dense FFN's weights too: they become every expert's.
+
+        They replace any expert weights beside them: ESPnet's ``--init_param`` loads the model's
+        own state updated with the checkpoint, so the experts' fresh init is there too.
+        """
         for name in DENSE_KEYS:
             dense = state_dict.pop(prefix + name, None)
             if dense is not None:
                 for e in range(len(self.experts)):
-                    state_dict.setdefault(f"{prefix}experts.{e}.{name}", dense)
+                    state_dict[f"{prefix}experts.{e}.{name}"] = dense
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

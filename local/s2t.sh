@@ -86,6 +86,7 @@ batching=interleaved         # interleaved single-task batches (paper) | mixed
 # Training / decoding
 train_config=""              # training YAML, e.g. conf/mini/dec_smoe.yaml
 train_args=""                # extra options for s2t_train
+init_from=""                 # stage 7 starts from this model file (or exp dir: its --inference_model); dense FFNs fill every expert
 inference_config=""          # decoding YAML, e.g. conf/decode.yaml
 inference_model=valid.acc.ave.pth  # checkpoint of exp/<tag> to decode and pack
 inference_args=""
@@ -234,6 +235,10 @@ trained_or_die() {
 if todo 7; then
     log "Stage 7: training ${exp} (config ${train_config}, ngpu ${ngpu}, nodes ${num_nodes}, ${cmd_backend}); log: ${exp}/train.log"
     need ${stats_dir}/train/speech_shape ${stats_dir}/train/feats_stats.npz
+    if [ -n "${init_from}" ]; then  # ESPnet's --init_param; a resumed run's checkpoint.pth loads over it
+        [ ! -d "${init_from}" ] || init_from=${init_from}/${inference_model}
+        [ -f "${init_from}" ] || die "--init_from: ${init_from} not found"
+    fi
     mkdir -p ${exp}
     rm -f ${trained}
     nproc=$((ngpu > 0 ? ngpu : 1))  # processes per node: one per GPU
@@ -253,7 +258,7 @@ if todo 7; then
     fi
     train_log=${exp}/train.log
     [ ${node_rank} -eq 0 ] || train_log=${exp}/train.node${node_rank}.log
-    echo "# $(date '+%Y-%m-%dT%H:%M:%S') stage 7 (resumes from ${exp}/checkpoint.pth if present)" >> ${train_log}
+    echo "# $(date '+%Y-%m-%dT%H:%M:%S') stage 7 (resumes from ${exp}/checkpoint.pth if present${init_from:+, else starts from ${init_from}})" >> ${train_log}
     train_opts="--config ${train_config} ${common_opts} \
         $([ ${feats_normalize} = global_mvn ] && echo --normalize global_mvn \
             --normalize_conf stats_file=${stats_dir}/train/feats_stats.npz || echo --normalize ${feats_normalize}) \
@@ -261,7 +266,7 @@ if todo 7; then
         --train_shape_file ${stats_dir}/train/speech_shape --train_shape_file ${stats_dir}/train/text_shape \
         --valid_shape_file ${stats_dir}/valid/speech_shape --valid_shape_file ${stats_dir}/valid/text_shape \
         --resume true ${dist_opts} --seed ${seed} --src_langs ${src_lang} \
-        --output_dir ${exp} ${train_args}"
+        --output_dir ${exp} ${init_from:+--init_param ${init_from}} ${train_args}"
     if [ ${cmd_backend} = slurm ]; then  # one job: num_nodes x nproc tasks (ranks: submitit)
         run_jobs train 1 ${train_log} --append --nodes ${num_nodes} --tasks_per_node ${nproc} \
             $([ $((nproc * num_nodes)) -gt 1 ] && echo --torch_distributed) \

@@ -8,6 +8,7 @@ The recipe runs in a copy of its directory inside a temporary tree whose ``local
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -238,6 +239,35 @@ def test_failed_training_fails_the_recipe_and_its_model_is_not_decoded(smoke_run
     assert proc.returncode != 0
     assert "training in exp/s2t_stale is incomplete" in proc.stderr
     assert "rerun --stage 7 to resume it" in proc.stderr
+
+
+def test_init_from_starts_training_from_that_model_and_a_rerun_resumes_its_own(smoke_run):
+    """--init_from (upcycling): EncDecS-MoE starts from the DecS-MoE run, its dense encoder FFNs
+    in every encoder expert; stage 7 again resumes the run's own checkpoint instead. At lr 0 each
+    epoch's model is the one training started from."""
+    recipe, _ = smoke_run
+    opts = ["--train_config", "conf/mini/encdec_smoe.yaml", "--tag", "s2t_up",
+            "--stage", "7", "--stop_stage", "7", "--init_from", "exp/s2t_dec_smoe"]
+    proc = run(recipe, *opts, "--train_args", "--max_epoch 1 --batch_size 8 --optim_conf lr=0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dense = torch.load(recipe / "exp/s2t_dec_smoe/valid.acc.ave.pth")
+    up = torch.load(recipe / "exp/s2t_up/1epoch.pth")
+    assert any(k.startswith("encoder.") and ".experts.1." in k for k in up)
+    for key, value in up.items():
+        assert torch.equal(value, dense[re.sub(r"^(encoder\..*)experts\.\d+\.", r"\1", key)]), key
+    assert "else starts from exp/s2t_dec_smoe/valid.acc.ave.pth" in (recipe / "exp/s2t_up/train.log").read_text()
+
+    checkpoint = torch.load(recipe / "exp/s2t_up/checkpoint.pth", weights_only=False)
+    for value in checkpoint["model"].values():
+        value.mul_(0.9)  # the interrupted run's own weights, unlike any --init_from
+    torch.save(checkpoint, recipe / "exp/s2t_up/checkpoint.pth")
+    proc = run(recipe, *opts, "--train_args", "--max_epoch 2 --batch_size 8 --optim_conf lr=0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    resumed = torch.load(recipe / "exp/s2t_up/2epoch.pth")
+    assert all(torch.equal(resumed[k], v) for k, v in checkpoint["model"].items())
+
+    proc = run(recipe, *opts[:-1], "exp/s2t_base/2epoch.pth")
+    assert proc.returncode != 0 and "--init_from: exp/s2t_base/2epoch.pth not found" in proc.stderr
 
 
 def test_native_mode_keeps_each_test_utterance_in_its_own_bandwidth(smoke_run, tmp_path):
