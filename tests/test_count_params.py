@@ -1,15 +1,17 @@
 """count_params: the CTC head beside the routes, active counts from the experts each route uses."""
 
 import json
+from pathlib import Path
 
 import yaml
 from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
 
-from espnet_smoe.bin.count_params import count, main
+from espnet_smoe.bin.count_params import build_model, count, main
 from test_model import build
 
+REPO = Path(__file__).resolve().parents[1]
 ROUTES = {"wb/transcribe", "wb/translate", "nb/transcribe", "nb/translate"}
 SMOE = ("--encoder", "smoe_transformer", "--decoder", "smoe_transformer")
 SHAPE = {"attention_heads": 2, "linear_units": 32, "num_blocks": 1}
@@ -53,3 +55,17 @@ def test_main_prints_the_ctc_head_at_the_top_level(tmp_path, capsys):
     labels = [line.split("  ")[1] for line in capsys.readouterr().out.splitlines()[1:]]
     assert [label for label in labels if label.startswith(("active", "CTC"))] == [
         *(f"active {route}" for route in counts["active"]), "CTC head"]
+
+
+def test_per_task_routes_count_one_expert_per_target_language():
+    """Three targets: per_task gives the decoder four experts, per_kind two; every route still
+    uses one decoder expert, so active counts stay those of one target."""
+    counts = {}
+    for name in ("dec_smoe", "dec_smoe_kind"):
+        model = build_model(REPO / f"conf/mini/{name}.yaml", None, 500, ["eng", "cat", "por"])
+        counts[name] = count(model)
+        assert set(counts[name]["active"]) == {f"{bw}/{task}" for bw in ("wb", "nb") for task in (
+            "transcribe", "translate_eng", "translate_cat", "translate_por")}
+    ffn = 2 * 128 * 512 + 512 + 128  # one decoder expert of one block
+    assert counts["dec_smoe"]["total"] - counts["dec_smoe_kind"]["total"] == 2 * 3 * ffn
+    assert counts["dec_smoe"]["active"] == counts["dec_smoe_kind"]["active"]

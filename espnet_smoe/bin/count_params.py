@@ -22,13 +22,12 @@ from typing import Dict, List, Optional
 import yaml
 
 from espnet_smoe.bandwidth import BANDWIDTHS
-from espnet_smoe.multitask import special_tokens, target_lang, task_names, task_of, task_token
+from espnet_smoe.multitask import is_task_token, special_tokens, target_lang, task_of
 from espnet_smoe.tasks import SMoES2TTask
 from espnet_smoe.tokenizer import S2T_SPECIALS
 
 
-# A config alone names no languages: counts without a token list assume the paper's pair.
-SRC_LANG, TGT_LANGS = "spa", ["eng"]
+SRC_LANG = "spa"  # a synthetic token list's source language (the counts do not depend on it)
 
 
 def task_name(symbol: str, all_symbols: List[str]) -> str:
@@ -40,17 +39,19 @@ def task_name(symbol: str, all_symbols: List[str]) -> str:
     return f"translate_{target}" if several else "translate"
 
 
-def synthetic_token_list(config: dict, vocab_size: int) -> List[str]:
-    """Specials, the decoder's guiding tokens, then filler pieces up to ``vocab_size``."""
+def synthetic_token_list(config: dict, vocab_size: int, tgt_langs: List[str]) -> List[str]:
+    """Specials, the tasks' and the decoder's guiding tokens, then filler pieces up to
+    ``vocab_size``."""
     routes = (config.get("decoder_conf") or {}).get("route_tokens") or {}
     routes = routes if isinstance(routes, dict) else {}  # a scheme routes the tokens below
-    specials = list(dict.fromkeys([*S2T_SPECIALS, *special_tokens(SRC_LANG, TGT_LANGS), *routes]))
+    specials = list(dict.fromkeys([*S2T_SPECIALS, *special_tokens(SRC_LANG, tgt_langs), *routes]))
     if vocab_size < len(specials):
         raise ValueError(f"--vocab_size {vocab_size} is smaller than the {len(specials)} specials")
     return specials + [f"piece{i}" for i in range(vocab_size - len(specials))]
 
 
-def build_model(config_path: Path, token_list: Optional[str], vocab_size: Optional[int]):
+def build_model(config_path: Path, token_list: Optional[str], vocab_size: Optional[int],
+                tgt_langs: List[str] = ("eng",)):
     """The model of a training config (task defaults + YAML) or of an exp's full config.yaml."""
     config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     args = SMoES2TTask.get_parser().parse_args([])
@@ -58,7 +59,8 @@ def build_model(config_path: Path, token_list: Optional[str], vocab_size: Option
     with tempfile.TemporaryDirectory() as tmp:
         if token_list is None and vocab_size is not None:
             token_list = str(Path(tmp) / "tokens.txt")
-            Path(token_list).write_text("\n".join(synthetic_token_list(config, vocab_size)))
+            tokens = synthetic_token_list(config, vocab_size, list(tgt_langs))
+            Path(token_list).write_text("\n".join(tokens))
         if token_list is not None:
             args.token_list = token_list
         elif not config.get("token_list"):
@@ -79,7 +81,7 @@ def count(model) -> Dict:
     enc_routing = getattr(model.encoder, "routing", None)
     bandwidths = BANDWIDTHS[: enc_routing.num_experts] if enc_routing else BANDWIDTHS
     route_tokens = getattr(model.decoder, "route_tokens", None) or {  # dense: every task alike
-        task_token(task): 0 for task in task_names(TGT_LANGS)}
+        t: 0 for t in model.token_list if is_task_token(t)}
     active = {}
     for (enc_expert, bw), (symbol, dec_expert) in itertools.product(
         enumerate(bandwidths), route_tokens.items()
@@ -98,13 +100,15 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("config", type=Path, help="training config (YAML) or an exp's config.yaml")
     parser.add_argument("--token_list", help="token list file (else the config's)")
     parser.add_argument("--vocab_size", type=int, help="count with a synthetic list of this size")
+    parser.add_argument("--tgt_langs", nargs="+", default=["eng"],
+                        help="translation targets of the synthetic list (per_task: one expert each)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
 def main(cmd=None):
     args = get_parser().parse_args(cmd)
-    model = build_model(args.config, args.token_list, args.vocab_size)
+    model = build_model(args.config, args.token_list, args.vocab_size, args.tgt_langs)
     counts = count(model)
     if args.json:
         print(json.dumps(counts))
