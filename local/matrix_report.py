@@ -39,7 +39,8 @@ FINER = [("cer", "nb"), ("cer", "wb"), ("chrf", "nb"), ("chrf", "wb")]
 METRICS = PAPER + FINER
 LOWER_IS_BETTER = ("wer", "cer")
 NAMES = {"base": "Base (hard sharing)", "dec_ffnx2": "DecFFNx2", "dec_smoe": "DecS-MoE",
-         "encdec_smoe": "EncDecS-MoE", "learned_moe": "Learned-gate MoE"}
+         "dec_smoe_kind": "DecS-MoE per task kind", "encdec_smoe": "EncDecS-MoE",
+         "learned_moe": "Learned-gate MoE"}
 
 
 def get_args():
