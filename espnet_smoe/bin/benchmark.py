@@ -22,7 +22,16 @@ Measured on the same synthetic batches (utterances of 3-6 s, bandwidths and task
 * ``ops_infer_b32``, ``ops_train_mixed``: ATen operators dispatched by one encoder forward at
   batch 32 (routes mixed) and one mixed training step; exact, and on a GPU about one kernel
   launch each, the host-side cost that decides the ratios when kernels are small;
-* batched beam search (:mod:`espnet_smoe.batch_beam_search`) against one-at-a-time decoding.
+* batched beam search (:mod:`espnet_smoe.batch_beam_search`) against one-at-a-time decoding;
+* ``peer``: against what a user would otherwise run, ESPnet's own S2T ``Speech2Text``
+  (``espnet2.bin.s2t_inference``), loaded from a stock-ESPnet ``config.yaml`` (``model: espnet``)
+  with the dense model's parameters. On the batched search's utterances, task ``<asr>``, same
+  beam, CTC weight and token limit: the RTF ratio one utterance at a time (this project /
+  ESPnet), and the speed-up of this project's batched search over ESPnet's loop (one utterance
+  per call). ESPnet pads every utterance to OWSM's 30 s window: that costs it the time, and
+  changes the encoder output, so the hypotheses differ (on the padded input both decode alike,
+  see ``tests/test_benchmark.py``). The dense vocabulary has no timestamp tokens, so ``<na>``
+  stands in for the notime symbol ESPnet forces after the task token.
 
 Every time is the median of ``--repeats`` runs after ``--warmup``; the models take turns within
 each repeat, each timed run right after an untimed run of the same model, and each ratio is the
@@ -39,12 +48,15 @@ import platform
 import re
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import torch
 import yaml
+from espnet2.bin.s2t_inference import Speech2Text as ESPnetSpeech2Text
+from espnet2.tasks.s2t import S2TTask
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from espnet_smoe.bin.count_params import build_model
@@ -79,8 +91,12 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def config_dir(args) -> Path:
+    return args.config_dir or CONF / args.scale
+
+
 def build_models(args) -> Dict[str, torch.nn.Module]:
-    conf = args.config_dir or CONF / args.scale
+    conf = config_dir(args)
     vocab = args.vocab_size or (40000 if args.scale == "paper" else 1000)
     names = [n for n in MODELS if not (n == "learned" and args.skip_learned)]
     models = {}
@@ -107,6 +123,31 @@ def upcycle_learned(model: torch.nn.Module, dense: Dict[str, torch.Tensor]):
                 for expert in module.experts:
                     expert.w_2.weight.mul_(len(module.experts))
                     expert.w_2.bias.mul_(len(module.experts))
+
+
+def espnet_peer(dense: torch.nn.Module, args) -> ESPnetSpeech2Text:
+    """ESPnet's S2T ``Speech2Text`` on the dense model, loaded as a user of stock ESPnet would:
+    from a full ``config.yaml`` (S2TTask's defaults, ``base.yaml``, ``model: espnet``, no BPE
+    model: token ids only) and the dense model's parameters. ESPnet loads them with
+    ``strict=False``, hence the check that it runs the very same network."""
+    train_args = S2TTask.get_parser().parse_args([])
+    vars(train_args).update(yaml.safe_load((config_dir(args) / MODELS["dense"]).read_text()))
+    na = "<na>"  # no timestamp tokens: ESPnet's notime symbol, forced after the task token
+    with tempfile.TemporaryDirectory() as tmp:
+        tokens, config, params = (Path(tmp) / f for f in ("tokens.txt", "config.yaml", "model.pth"))
+        tokens.write_text("\n".join(dense.token_list) + "\n")
+        vars(train_args).update(
+            model="espnet", preprocessor="s2t", token_type="bpe", bpemodel=None, token_list=str(tokens),
+            preprocessor_conf=dict(fs=RATE, speech_length=30, notime_symbol=na,
+                                   first_time_symbol=na, last_time_symbol=na))
+        config.write_text(yaml.safe_dump(vars(train_args)))
+        torch.save(dense.state_dict(), params)
+        peer = ESPnetSpeech2Text(config, params, device=args.device, beam_size=args.beam_size,
+                                 ctc_weight=args.ctc_weight, maxlenratio=-args.decode_tokens)
+    loaded, ours = peer.s2t_model.state_dict(), dense.state_dict()
+    if loaded.keys() != ours.keys() or not all(torch.equal(loaded[k], v) for k, v in ours.items()):
+        raise RuntimeError("ESPnet's S2TTask did not load the dense model's parameters as they are")
+    return peer
 
 
 class Inputs:
@@ -262,6 +303,7 @@ def machine(device: str) -> str:
 def run(args) -> Dict:
     torch.manual_seed(args.seed)
     models = build_models(args)
+    peer = espnet_peer(models["dense"], args)  # before training changes the dense model
     token_list = models["dense"].token_list
     inputs = Inputs(token_list, args.device, args.seed)
     s2ts = {n: Speech2Text(model=m, device=args.device, beam_size=args.beam_size,
@@ -288,7 +330,9 @@ def run(args) -> Dict:
                 results[f"{kind}_{task.strip('<>')}"] = compare(
                     {n: (lambda s=s: decode_rtf(s, utts, routes, prefix, args.device))
                      for n, s in searchers.items()}, args)
-        results["batched_beam"] = batched_speedup(s2ts, inputs, args)
+        batch_utts = inputs.speech(args.batch_decode)
+        results["batched_beam"] = batched_speedup(s2ts, batch_utts, inputs.routes(args.batch_decode), args)
+        results["peer"] = peer_comparison(s2ts["dense"], peer, batch_utts, args)
     for kind, mixed in (("train_mixed", True), ("train_single", False)):
         batch = inputs.train_batch(args.train_batch, mixed)
         fns, peaks, opts = {}, {n: [] for n in models}, {}
@@ -314,12 +358,11 @@ def _with_ratios(values: Dict[str, float], unit: str) -> Dict[str, Dict]:
             for n, v in values.items()}
 
 
-def batched_speedup(s2ts: Dict[str, Speech2Text], inputs: Inputs, args) -> Dict:
+def batched_speedup(s2ts: Dict[str, Speech2Text], utts, routes, args) -> Dict:
     """One batched search over ``--batch_decode`` utterances (tasks and bandwidths mixed)
     against ESPnet's search one utterance at a time, for each model."""
     n = args.batch_decode
-    speech, lens = inputs.speech(n)
-    routes = inputs.routes(n)
+    speech, lens = utts
     tasks = ["<asr>", "<st_eng>"]
     out = {}
     for name, s2t in s2ts.items():
@@ -341,9 +384,31 @@ def batched_speedup(s2ts: Dict[str, Speech2Text], inputs: Inputs, args) -> Dict:
     return out
 
 
+def peer_comparison(s2t: Speech2Text, peer: ESPnetSpeech2Text, utts, args) -> Dict:
+    """The same utterances, task ``<asr>``, decoded by ESPnet's ``Speech2Text`` one per call
+    and by this project's, one per call and in one batched search."""
+    speech, lens = utts
+    rows = [speech[i, : lens[i]] for i in range(speech.size(0))]
+    lang, task = "<spa>", "<asr>"
+    prefixes = [s2t.prefix(lang, task)] * len(rows)
+    times = interleaved(
+        {"espnet": lambda: timed(lambda: [peer(row, lang_sym=lang, task_sym=task) for row in rows],
+                                 args.device),
+         "one_by_one": lambda: timed(lambda: [s2t(row, lang, task) for row in rows], args.device),
+         "batched": lambda: timed(lambda: s2t.decode_batch(speech, lens, None, prefixes), args.device)},
+        args)
+    audio = float(lens.sum()) / RATE
+
+    def ratio(a: str, b: str) -> float:
+        return statistics.median(x / y for x, y in zip(times[a], times[b]))
+
+    return {**{f"rtf_{k}": statistics.median(ts) / audio for k, ts in times.items()},
+            "rtf_ratio": ratio("one_by_one", "espnet"), "batched_speedup": ratio("espnet", "batched")}
+
+
 def report(results: Dict, args, where: str) -> str:
     counts = {k: u for k, r in results.items() for u in ("mb", "ops") if u in r.get("dense", {})}
-    rows = [k for k in results if k != "batched_beam" and k not in counts]
+    rows = [k for k in results if k not in ("batched_beam", "peer") and k not in counts]
     learned = "learned" in results[rows[0]]
     lines = [f"S-MoE vs dense ({args.scale}, {where}; median of {args.repeats} runs, "
              f"{args.infer_repeats} for infer_*, after {args.warmup} warm-up)",
@@ -368,6 +433,13 @@ def report(results: Dict, args, where: str) -> str:
     for name, b in results["batched_beam"].items():
         lines.append(f"  {name:<8} RTF {b['rtf_one_by_one']:.4f} -> {b['rtf_batched']:.4f}  "
                      f"speed-up x{b['speedup']:.2f}")
+    p = results["peer"]
+    lines += ["", f"vs ESPnet's S2T Speech2Text (30 s window, one utterance per call; dense model, "
+              f"{args.batch_decode} utterances, <spa> <asr>):",
+              f"  one at a time  RTF {p['rtf_espnet']:.4f} -> {p['rtf_one_by_one']:.4f}  "
+              f"ratio {p['rtf_ratio']:.3f}",
+              f"  batched        RTF {p['rtf_espnet']:.4f} -> {p['rtf_batched']:.4f}  "
+              f"speed-up x{p['batched_speedup']:.2f}"]
     return "\n".join(lines)
 
 
