@@ -81,7 +81,7 @@ def languages(config: dict) -> Dict[str, List[str]]:
     """Source languages (of the speech) and translation targets, as ISO 639-3 codes."""
     tokens = config.get("token_list") or []
     tasks = [t for t in tokens if is_task_token(t)]
-    targets = [target_lang(task_of(t)) for t in tasks if target_lang(task_of(t))]
+    targets = [lang for lang in (target_lang(task_of(t)) for t in tasks) if lang]
     sources = config.get("src_langs") or [  # not recorded (older models): the other languages
         t[1:-1] for t in tokens
         if is_lang_token(t) and t not in S2T_SPECIALS and t[1:-1] not in targets]

@@ -17,7 +17,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import yaml
 
@@ -51,7 +51,7 @@ def synthetic_token_list(config: dict, vocab_size: int, tgt_langs: List[str]) ->
 
 
 def build_model(config_path: Path, token_list: Optional[str], vocab_size: Optional[int],
-                tgt_langs: List[str] = ("eng",)):
+                tgt_langs: Sequence[str] = ("eng",)):
     """The model of a training config (task defaults + YAML) or of an exp's full config.yaml."""
     config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     args = SMoES2TTask.get_parser().parse_args([])

@@ -8,9 +8,10 @@ by sentence; dev/test speakers use (voice, variant) pairs never heard in trainin
 ``spk2voice`` says who its speakers are: ``<voice>+<variant> <words per minute> <pitch>``.
 
 ``test_ood`` is out of domain in text, voice and prosody: software messages and their English
-originals, both written by people (local/ui_strings.py; their other targets are Apertium's), spoken by (voice, variant) pairs no
-other split uses, at speeds and pitches outside the training ranges. It is drawn from its own
-random stream, so the other splits are the same with or without it.
+originals, both written by people (local/ui_strings.py; their other targets are Apertium's),
+spoken by (voice, variant) pairs no other split uses, at speeds and pitches outside the training
+ranges. It is drawn from its own random stream, so the other splits are the same with or
+without it.
 
 Levers (recipe README, "Levers"): ``--train_size`` fortunes sentences for training, ``--ui_train``
 more training sentences from other programs' messages (a second text source, with its human
@@ -244,8 +245,8 @@ def main():
             jobs.append((utt, text, speaker, path))
             tables["wav.scp"][utt] = str(path)
             tables["text"][utt] = text
-            for lang, translation in targets.items():
-                tables[f"text.{lang}"][utt] = translation
+            for lang, target in targets.items():
+                tables[f"text.{lang}"][utt] = target
             tables["utt2spk"][utt] = spk
             voice, variant, speed, pitch = speakers[split][spk_idx]
             tables["spk2voice"][spk] = f"{voice}+{variant} {speed} {pitch}"
