@@ -8,17 +8,17 @@ decoding and beam search all carry that prefix, so the route always comes from t
 themselves: in beam search from the forced prefix, per hypothesis.
 """
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
-from espnet_smoe.multitask import route_map
-from espnet_smoe.smoe_layer import moe_ffns, unsort
+from espnet_smoe.multitask import GUIDING_OFFSET, route_map
+from espnet_smoe.route import Route, unsort
+from espnet_smoe.smoe_layer import moe_ffns
 
 
 def read_token_list(token_list: Union[str, Path, List[str]]) -> List[str]:
@@ -32,7 +32,7 @@ def read_token_list(token_list: Union[str, Path, List[str]]) -> List[str]:
 ROUTE_WINDOW = 16  # prefix columns read to find the guiding token (the whole row if needed)
 
 
-class SMoETransformerDecoder(TransformerDecoder):
+class MoETransformerDecoder(TransformerDecoder):
     """ESPnet's ``TransformerDecoder`` with S-MoE FFNs routed by a token of the prefix.
 
     With ``router: learned`` the FFNs are instead top-``top_k`` mixtures behind a learned gate
@@ -64,7 +64,7 @@ class SMoETransformerDecoder(TransformerDecoder):
         encoder_output_size: int,
         token_list: Union[str, Path, List[str], None] = None,
         route_tokens: Union[Dict[str, int], str] = "per_task",
-        route_offset: int = 2,
+        route_offset: int = GUIDING_OFFSET,
         default_expert: Optional[int] = None,
         num_experts: Optional[int] = None,
         smoe_layers: Optional[List[int]] = None,
@@ -77,7 +77,7 @@ class SMoETransformerDecoder(TransformerDecoder):
             raise ValueError("gradient checkpointing would recompute S-MoE FFNs unrouted")
         super().__init__(vocab_size, encoder_output_size, **kwargs)
         if token_list is None:
-            raise ValueError("SMoETransformerDecoder needs the token_list to map route_tokens")
+            raise ValueError("MoETransformerDecoder needs the token_list to map route_tokens")
         tokens = read_token_list(token_list)
         if len(tokens) != vocab_size:
             raise ValueError(f"token_list has {len(tokens)} tokens, vocab_size is {vocab_size}")
@@ -91,12 +91,13 @@ class SMoETransformerDecoder(TransformerDecoder):
         if num_experts is None:
             num_experts = max(route_tokens.values()) + 1
         self.num_experts, self.default_expert = num_experts, default_expert
-        self.set_route_tokens(route_tokens)
-        self.routing, self.gates, self.smoe_layers = moe_ffns(
-            self.decoders, ["feed_forward"], num_experts, smoe_layers, router, top_k
+        self.routed = router == "supervised"
+        self._set_route_tokens(route_tokens)
+        self.gates, self.smoe_layers = moe_ffns(
+            self.decoders, ["feed_forward"], num_experts, smoe_layers, router, top_k, "decoder"
         )
 
-    def set_route_tokens(self, route_tokens: Dict[str, int]):
+    def _set_route_tokens(self, route_tokens: Dict[str, int]):
         """Map guiding tokens to experts."""
         for sym, expert in [*route_tokens.items(), ("default_expert", self.default_expert)]:
             if expert is not None and not 0 <= expert < self.num_experts:
@@ -107,24 +108,23 @@ class SMoETransformerDecoder(TransformerDecoder):
         self.route_tokens = dict(route_tokens)
         self._expert_of = {self.token_list.index(sym): e for sym, e in route_tokens.items()}
 
-    @contextmanager
-    def route_tokens_as(self, route_tokens: Dict[str, int]) -> Iterator[None]:
-        """Route by ``route_tokens`` for the span of the ``with`` block only (the routing
-        ablation of one ``Speech2Text``), then by the decoder's own map again."""
-        own = self.route_tokens, self._expert_of
-        self.set_route_tokens(route_tokens)
-        try:
-            yield
-        finally:
-            self.route_tokens, self._expert_of = own
+    def expert_of(self, symbol: str) -> int:
+        """The expert a guiding token (``<asr>``, ``<st_eng>``) routes to."""
+        expert = self.route_tokens.get(symbol, self.default_expert)
+        if expert is None or symbol not in self.token_list:
+            raise ValueError(
+                f"guiding token '{symbol}' has no expert; route_tokens are {self.route_tokens}"
+                + ("" if symbol in self.token_list else " (it is not in the token list)")
+            )
+        return expert
 
-    def route_of(self, ys: torch.Tensor) -> torch.Tensor:
-        """Expert id (B,) of each decoder input row ys (B, L), read from its guiding token."""
-        return torch.tensor(self._route(ys), device=ys.device)
+    def route_of(self, ys: torch.Tensor) -> Route:
+        """The route of decoder input rows ys (B, L), read from their guiding tokens."""
+        return Route.of("decoder", self._route(ys), self.num_experts, ys.device)
 
     def _route(self, ys: torch.Tensor) -> List[int]:
         """The expert ids, read on the host: one small device-to-host copy of the prefix per
-        forward instead of a chain of device ops per step, and no copy back (see Routing)."""
+        forward instead of a chain of device ops per step, and no copy back."""
         head = ys[:, :ROUTE_WINDOW].tolist()
         ids = []
         for b, row in enumerate(head):
@@ -159,8 +159,8 @@ class SMoETransformerDecoder(TransformerDecoder):
             valid = ~make_pad_mask(ys_in_lens, maxlen=ys_in_pad.size(1)).to(ys_in_pad.device)
             self.gates.summarise(logits, valid)
             return out
-        route = self._route(ys_in_pad)
-        with self.routing(route, ys_in_pad.device), self.routing.sorted_batch() as order:
+        route, order = self.route_of(ys_in_pad).sort()
+        with route.active():
             if order is None:
                 return super().forward(*args)
             out = super().forward(*(a[order] for a in args[:4]), return_hs, return_all_hs)
@@ -174,7 +174,7 @@ class SMoETransformerDecoder(TransformerDecoder):
             return super().forward_one_step(
                 tgt, tgt_mask, memory, memory_mask, cache=cache, return_hs=return_hs
             )
-        with self.routing(self._route(tgt), tgt.device):
+        with self.route_of(tgt).active():  # few rows a step: gathered per expert, not sorted
             return super().forward_one_step(
                 tgt, tgt_mask, memory, memory_mask, cache=cache, return_hs=return_hs
             )

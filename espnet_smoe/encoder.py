@@ -2,12 +2,13 @@
 project), or, for comparison, a learned per-token gate.
 
 They are ESPnet's own Transformer and Conformer encoders with the dense FFN of the chosen layers
-swapped for :class:`~espnet_smoe.smoe_layer.SMoEFeedForward` (``router: supervised``) or
+swapped for :class:`~espnet_smoe.smoe_layer.SMoEFeedForward` (``router: supervised``, S-MoE) or
 :class:`~espnet_smoe.learned_moe.LearnedMoEFeedForward` (``router: learned``); attention,
-subsampling and normalisation stay shared and untouched. For S-MoE the caller binds the route
-around the forward::
+subsampling and normalisation stay shared and untouched. For S-MoE the caller makes the route
+active around the forward::
 
-    with encoder.routing(route):          # route: (B,) expert ids, e.g. 0 = WB, 1 = NB
+    route = Route.of("encoder", bandwidth_ids, encoder.num_experts)   # e.g. 0 = WB, 1 = NB
+    with route.active():
         ys, olens, _ = encoder(xs, ilens)
 
 The S-MoE model does this from the ``bandwidth`` input. A learned gate needs no route; the
@@ -21,7 +22,8 @@ from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 from typeguard import typechecked
 
-from espnet_smoe.smoe_layer import moe_ffns, unsort
+from espnet_smoe.route import active_route, unsort
+from espnet_smoe.smoe_layer import moe_ffns
 
 
 class _MoEEncoder:
@@ -30,15 +32,20 @@ class _MoEEncoder:
     FFN_ATTRS: List[str] = []
 
     def _make_moe(self, num_experts, smoe_layers, router, top_k):
-        self.routing, self.gates, self.smoe_layers = moe_ffns(
-            self.encoders, self.FFN_ATTRS, num_experts, smoe_layers, router, top_k
+        self.num_experts, self.routed = num_experts, router == "supervised"
+        self.gates, self.smoe_layers = moe_ffns(
+            self.encoders, self.FFN_ATTRS, num_experts, smoe_layers, router, top_k, "encoder"
         )
 
     def forward(self, xs_pad, ilens, *args, **kwargs):
-        """The base encoder's forward, on the batch sorted by route when routes are mixed;
+        """The base encoder's forward, on the batch put in route order when routes are mixed;
         with a learned gate, also its balancing loss."""
         if self.gates is None:
-            with self.routing.sorted_batch() as order:
+            route = active_route("encoder")
+            if route is None:  # the FFNs say what is missing
+                return super().forward(xs_pad, ilens, *args, **kwargs)
+            route, order = route.sort()
+            with route.active():
                 if order is None:
                     return super().forward(xs_pad, ilens, *args, **kwargs)
                 if kwargs.get("masks") is not None:
@@ -53,7 +60,7 @@ class _MoEEncoder:
         return out
 
 
-class SMoETransformerEncoder(_MoEEncoder, TransformerEncoder):
+class MoETransformerEncoder(_MoEEncoder, TransformerEncoder):
     """ESPnet's ``TransformerEncoder`` with MoE FFNs.
 
     Args:
@@ -81,10 +88,10 @@ class SMoETransformerEncoder(_MoEEncoder, TransformerEncoder):
         self._make_moe(num_experts, smoe_layers, router, top_k)
 
 
-class SMoEConformerEncoder(_MoEEncoder, ConformerEncoder):
+class MoEConformerEncoder(_MoEEncoder, ConformerEncoder):
     """ESPnet's ``ConformerEncoder`` with MoE FFNs (both halves of the macaron pair).
 
-    Args: as :class:`SMoETransformerEncoder`, with ``ConformerEncoder``'s for ``**kwargs``.
+    Args: as :class:`MoETransformerEncoder`, with ``ConformerEncoder``'s for ``**kwargs``.
     """
 
     FFN_ATTRS = ["feed_forward", "feed_forward_macaron"]

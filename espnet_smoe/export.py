@@ -25,11 +25,13 @@ from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
 from espnet_smoe.bandwidth import BANDWIDTHS, bandwidth_id
 from espnet_smoe.multitask import task_token
+from espnet_smoe.route import is_routed
 from espnet_smoe.smoe_layer import SMoEFeedForward
 from espnet_smoe.tasks import SMoES2TTask
 
 # S-MoE choice -> the ESPnet choice it extends (the same names for model, encoder and decoder)
-STOCK = {"smoe": "espnet", "smoe_transformer": "transformer", "smoe_conformer": "conformer"}
+STOCK = {"smoe": "espnet", "smoe_transformer": "transformer", "smoe_conformer": "conformer",
+         "moe_transformer": "transformer", "moe_conformer": "conformer"}
 CHOICES = {"model": s2t.model_choices, "encoder": s2t.encoder_choices,
            "decoder": s2t.decoder_choices}
 MODEL_FILE = "model.pth"
@@ -49,7 +51,7 @@ def route_experts(model, bandwidth: Optional[str], task: Optional[str]) -> Dict[
         if getattr(stack, "gates", None) is not None:
             raise ValueError(f"the {name} has a learned gate (router: learned): it picks experts "
                              "per token, so no fixed route exists to export")
-        if getattr(stack, "routing", None) is None:
+        if not is_routed(stack):
             continue
         experts[name] = (_bandwidth_expert(bandwidth) if name == "encoder"
                          else _task_expert(stack, task))
@@ -65,12 +67,10 @@ def _bandwidth_expert(bandwidth: Optional[str]) -> int:
 def _task_expert(decoder, task: Optional[str]) -> int:
     if task is None:
         raise ValueError(f"the decoder is routed by task: give one of {list(decoder.route_tokens)}")
-    symbol = task if task.startswith("<") else task_token(task)
-    known = symbol in decoder.token_list
-    expert = decoder.route_tokens.get(symbol, decoder.default_expert if known else None)
-    if expert is None:
-        raise ValueError(f"unknown task '{task}': the decoder routes {list(decoder.route_tokens)}")
-    return expert
+    try:
+        return decoder.expert_of(task if task.startswith("<") else task_token(task))
+    except ValueError as error:
+        raise ValueError(f"unknown task '{task}': {error}") from None
 
 
 def keep_expert(stack: torch.nn.Module, expert: int) -> None:

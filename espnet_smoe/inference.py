@@ -7,9 +7,9 @@ bandwidth picks the encoder experts, the task token (forced into the decoder pre
 """
 
 import argparse
-from contextlib import nullcontext
+from contextlib import ExitStack
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import humanfriendly
 import numpy as np
@@ -28,6 +28,7 @@ from espnet_smoe.batch_beam_search import BatchedBeamSearch
 from espnet_smoe.beam_search import FrameBoundedBatchBeamSearch, FrameBoundedBeamSearch, frame_bound
 from espnet_smoe.multitask import ASR, PREFIX_LENGTH, is_lang_token, is_task_token, task_token
 from espnet_smoe.padding import conv_lengths
+from espnet_smoe.route import is_routed, permuted
 from espnet_smoe.tasks import SMoES2TTask
 from espnet_smoe.tokenizer import build_tokenizer
 from espnet_smoe.waveform import check_finite, mono, resample, to_float
@@ -143,8 +144,7 @@ class Speech2Text:
         self.fs = int(humanfriendly.parse_size(str(
             (getattr(train_args, "frontend_conf", None) or {}).get("fs", WB_RATE))))
         self.src_langs = getattr(train_args, "src_langs", None)  # None: not recorded (older models)
-        self.decoder_routes: Optional[dict] = None
-        self.encoder_shift = self._swap_routes(swap_routes)
+        self.ablation = self._swap_routes(swap_routes)
         self.min_samples = self._min_samples()
 
     @classmethod
@@ -196,26 +196,26 @@ class Speech2Text:
             search.__class__ = FrameBoundedBatchBeamSearch  # ESPnet's way to pick the batched search
         return search
 
-    def _swap_routes(self, swap: str) -> int:
-        """Set up ``swap_routes``: the decoder's swapped route map (bound around each search,
-        so the shared model keeps its own); returns the shift (mod N) of encoder routes."""
+    def _swap_routes(self, swap: str) -> Dict[str, List[int]]:
+        """The routing ablation of ``swap``: stack -> the permutation of its experts (each
+        expert e to e + 1 mod N: the other bandwidth's, the other task's)."""
         if swap not in SWAPS:
             raise ValueError(f"swap_routes must be one of {SWAPS}, got '{swap}'")
         stacks = {"none": [], "both": ["encoder", "decoder"]}.get(swap, [swap])
+        ablation = {}
         for name in stacks:
-            if getattr(getattr(self.model, name), "routing", None) is None:
-                raise ValueError(f"swap_routes={swap}: the model's {name} has no S-MoE routing")
-        if "decoder" in stacks:
-            dec = self.model.decoder
-            n = dec.routing.num_experts
-            self.decoder_routes = {sym: (e + 1) % n for sym, e in dec.route_tokens.items()}
-        return int("encoder" in stacks)
+            stack = getattr(self.model, name)
+            if not is_routed(stack):
+                raise ValueError(f"swap_routes={swap}: the model's {name} has no S-MoE route")
+            ablation[name] = [(e + 1) % stack.num_experts for e in range(stack.num_experts)]
+        return ablation
 
-    def _decoder_routes(self):
-        """Context: the decoder routes by this object's (swapped) map, if it has one."""
-        if self.decoder_routes is None:
-            return nullcontext()
-        return self.model.decoder.route_tokens_as(self.decoder_routes)
+    def _ablated(self) -> ExitStack:
+        """Context: the routes built in it take this object's ablation (none by default)."""
+        context = ExitStack()
+        for stack, permutation in self.ablation.items():
+            context.enter_context(permuted(stack, permutation))
+        return context
 
     def _min_samples(self) -> int:
         """The shortest speech (in samples) whose encoder output fits the prefix and one token
@@ -286,7 +286,7 @@ class Speech2Text:
         bandwidth = bandwidth or self.bandwidth
         if bandwidth not in (None, "auto"):
             return BANDWIDTHS[bandwidth_id(bandwidth)], "given"
-        if bandwidth is None and getattr(self.model.encoder, "routing", None) is None:
+        if bandwidth is None and not is_routed(self.model.encoder):
             return None, None
         return (by_rate(fs), "rate") if by_rate(fs) else (detect(speech, fs), "detected")
 
@@ -296,9 +296,7 @@ class Speech2Text:
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """(B, T) waveforms -> encoder output (B, T', D) and lengths, routed by ``route``."""
         speech = speech.to(self.device, self.dtype)
-        if route is not None and self.encoder_shift:
-            route = (route + self.encoder_shift) % self.model.encoder.routing.num_experts
-        with self.model.encoder_routing(route, speech.size(0)):
+        with self._ablated(), self.model.encoding(route, speech.size(0)):
             enc, enc_lens = self.model.encode(speech, lengths.to(self.device))
         return (enc[0] if isinstance(enc, tuple) else enc), enc_lens
 
@@ -340,7 +338,7 @@ class Speech2Text:
         search = self.searches[prefix[-1] == self.ctc_task]
         search.set_hyp_primer(prefix)
         enc, _ = self.encode(speech[None], torch.tensor([speech.numel()]), route)
-        with self._decoder_routes():
+        with self._ablated():
             hyps = search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
         return [self._result(h) for h in hyps[: self.nbest]]
 
@@ -378,7 +376,7 @@ class Speech2Text:
         lengths = torch.tensor([row.numel() for row in rows])
         enc, enc_lens = self.encode(pad_list(rows, 0.0), lengths, route)
         ctc_rows = [p[-1] == self.ctc_task for p in prefixes]
-        with self._decoder_routes():
+        with self._ablated():
             hyps = self.batch_search(
                 enc, enc_lens, prefixes, self.maxlenratio, self.minlenratio, ctc_rows
             )

@@ -1,15 +1,16 @@
 """The S-MoE speech-to-text model: ESPnet's S2T model plus an utterance-level bandwidth input.
 
 The data loader delivers ``bandwidth`` (B, 1): the expert id of each utterance's ``utt2bw``
-label (see :mod:`espnet_smoe.bandwidth`). The model binds it as the encoder's route around
-ESPnet's own forward; the decoder routes itself from its prefix. Everything else (CTC, attention
+label (see :mod:`espnet_smoe.bandwidth`). The model makes it the encoder's
+:class:`~espnet_smoe.route.Route`, active around ESPnet's own forward; the decoder builds its
+route from its prefix. Everything else (CTC, attention
 loss, label smoothing, statistics) is ESPnet's. Stacks with a learned gate instead
 (``router: learned``, the comparison) contribute their load-balancing loss, weighted by
 ``moe_aux_weight``.
 """
 
 from contextlib import nullcontext
-from typing import Dict, Optional, Tuple
+from typing import ContextManager, Dict, Optional, Tuple
 
 import torch
 from espnet2.s2t.espnet_model import ESPnetS2TModel
@@ -17,6 +18,7 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 
 from espnet_smoe.bandwidth import BANDWIDTHS
 from espnet_smoe.padding import own_length_subsampling, per_utterance_feats
+from espnet_smoe.route import Route, is_routed
 
 
 class SMoES2TModel(ESPnetS2TModel):
@@ -58,7 +60,8 @@ class SMoES2TModel(ESPnetS2TModel):
         kwargs.pop("bandwidth_lengths", None)
         for stack in self._gated_stacks():
             stack.gates.clear()
-        with self.encoder_routing(bandwidth, speech.size(0)):
+        enc_route = self.encoder_route(bandwidth, speech.size(0))
+        with nullcontext() if enc_route is None else enc_route.active():
             loss, stats, weight = super().forward(
                 speech,
                 speech_lengths,
@@ -70,7 +73,8 @@ class SMoES2TModel(ESPnetS2TModel):
                 text_ctc_lengths,
                 **kwargs,
             )
-        stats.update(self._route_shares(loss.device))
+        dec_route = self._decoder_route(text)
+        stats.update(self._route_shares(enc_route, dec_route, loss.device))
         aux = [s.gates.aux_loss for s in self._gated_stacks() if s.gates.aux_loss is not None]
         if aux:
             aux = torch.stack(aux).sum()
@@ -92,30 +96,43 @@ class SMoES2TModel(ESPnetS2TModel):
     def _gated_stacks(self):
         return [m for m in (self.encoder, self.decoder) if getattr(m, "gates", None) is not None]
 
-    def encoder_routing(self, bandwidth: Optional[torch.Tensor], batch_size: int):
-        """Context binding the encoder route; a no-op for a dense encoder."""
-        routing = getattr(self.encoder, "routing", None)
-        if routing is None:
-            return nullcontext()
+    def encoder_route(self, bandwidth: Optional[torch.Tensor], batch_size: int) -> Optional[Route]:
+        """The encoder's route from ``bandwidth`` (B, 1) expert ids; None for an encoder that
+        reads none (dense, or a learned gate)."""
+        if not is_routed(self.encoder):
+            return None
         if bandwidth is None:
             raise ValueError(
                 "the S-MoE encoder routes by bandwidth, but none was given: add the data's "
                 "utt2bw (`--*_data_path_and_name_and_type <dir>/utt2bw,bandwidth,text`), "
                 "or pass bandwidth='wb'|'nb' to Speech2Text"
             )
-        route = bandwidth.reshape(-1).long()
-        if route.numel() != batch_size:
-            raise ValueError(f"bandwidth has {route.numel()} entries for {batch_size} utterances")
-        return routing(route)
+        ids = bandwidth.reshape(-1).long()
+        if ids.numel() != batch_size:
+            raise ValueError(f"bandwidth has {ids.numel()} entries for {batch_size} utterances")
+        return Route.of("encoder", ids, self.encoder.num_experts)
 
-    def _route_shares(self, device: torch.device) -> Dict[str, torch.Tensor]:
+    def encoding(self, bandwidth: Optional[torch.Tensor], batch_size: int) -> ContextManager:
+        """Context in which ``self.encode`` routes by ``bandwidth`` (a no-op for an encoder
+        that reads no route)."""
+        route = self.encoder_route(bandwidth, batch_size)
+        return nullcontext() if route is None else route.active()
+
+    def _decoder_route(self, text: torch.Tensor) -> Optional[Route]:
+        """The route the decoder took for targets ``text`` (B, L), for the statistics."""
+        if not is_routed(self.decoder):
+            return None
+        return self.decoder.route_of(torch.nn.functional.pad(text, (1, 0), value=self.sos))
+
+    def _route_shares(
+        self, enc: Optional[Route], dec: Optional[Route], device: torch.device
+    ) -> Dict[str, torch.Tensor]:
         shares = {}
-        for stack, module, labels in (("enc", self.encoder, BANDWIDTHS), ("dec", self.decoder, ())):
-            counts = getattr(getattr(module, "routing", None), "last_counts", None)
-            if counts is None:
+        for stack, route, labels in (("enc", enc, BANDWIDTHS), ("dec", dec, ())):
+            if route is None:
                 continue
-            total = max(sum(counts), 1)
-            for e, count in enumerate(counts):
+            total = max(len(route), 1)
+            for e, count in enumerate(route.counts):
                 name = labels[e] if e < len(labels) else f"e{e}"
                 shares[f"{stack}_{name}"] = torch.tensor(count / total, device=device)
         for stack, module in (("enc", self.encoder), ("dec", self.decoder)):

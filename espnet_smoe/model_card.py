@@ -15,6 +15,7 @@ import yaml
 from espnet_smoe.bandwidth import BANDWIDTHS
 from espnet_smoe.multitask import (ASR, describe, is_lang_token, is_task_token, target_lang, task_of,
                                    task_token)
+from espnet_smoe.route import is_routed
 from espnet_smoe.tokenizer import S2T_SPECIALS
 
 ARXIV = "2508.10009"
@@ -45,7 +46,7 @@ def routing(name: str, module, conf: dict) -> str:
     if gates is not None:
         return (f"{gates.num_experts} experts per FFN in {where} behind a learned per-token "
                 f"gate (top-{gates.top_k}), for comparison: no supervised route")
-    n = module.routing.num_experts
+    n = module.num_experts
     if name == "encoder":
         pairs = ", ".join(f"`{bw}` -> {e}" for e, bw in enumerate(BANDWIDTHS[:n]))
         return f"S-MoE: {n} experts per FFN in {where}, routed by the input's bandwidth ({pairs})"
@@ -61,7 +62,7 @@ def experts(model) -> str:
     rules = {"encoder": "the encoder's by the bandwidth of the input (wideband or narrowband)",
              "decoder": "the decoder's by the task token of the forced prefix `<sos> <lang> <task>`"}
     routed = [rule for name, rule in rules.items()
-              if getattr(getattr(model, name), "routing", None) is not None]
+              if is_routed(getattr(model, name))]
     if routed:
         return f"Its expert FFNs are picked by rule, not by a learned gate: {', '.join(routed)}."
     if any(getattr(getattr(model, n), "gates", None) is not None for n in rules):

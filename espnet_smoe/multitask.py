@@ -27,7 +27,8 @@ from typing import Dict, List, Sequence, Tuple
 
 ASR = "asr"
 CASCADE = "cascade_"  # cascade_st_l: translation into l as transcription then a text translator
-PREFIX_LENGTH = 3  # <sos> <src_lang> <task>: forced at decoding
+GUIDING_OFFSET = 2  # the task token's place after <sos>: the decoder's default route_offset
+PREFIX_LENGTH = GUIDING_OFFSET + 1  # <sos> <src_lang> <task>: forced at decoding
 
 
 def lang_token(lang: str) -> str:

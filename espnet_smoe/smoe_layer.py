@@ -1,17 +1,11 @@
 """Supervised Mixture-of-Experts feed-forward layer.
 
 Each utterance is sent, whole, to exactly one of N expert FFNs. The expert is chosen by a fixed
-rule outside the layer (bandwidth in the encoder, task token in the decoder), never by a gate.
-
-ESPnet's encoder and decoder layers call ``self.feed_forward(x)`` with the hidden states alone.
-Rather than copy their forward code to thread a route through, the owning encoder or decoder
-binds the per-utterance route to a :class:`Routing` object for the span of its forward pass,
-and every S-MoE FFN of that stack reads it. The grouping of batch rows by expert is computed
-once per forward (one host sync) and reused by every layer.
+rule outside the layer (bandwidth in the encoder, task token in the decoder), never by a gate:
+the layer reads it from its stack's active :class:`~espnet_smoe.route.Route`.
 """
 
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
@@ -20,109 +14,21 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
 
 from espnet_smoe.experts import Experts
 from espnet_smoe.learned_moe import GateRecord, LearnedMoEFeedForward
-
-# (expert, its batch rows): None when the expert takes the whole batch, an index tensor, or a
-# row count when the owning stack has sorted the batch by route (see Routing.sorted_batch).
-Group = Tuple[int, Union[None, torch.Tensor, int]]
-
-
-class Routing:
-    """The expert choice of the forward pass in progress, shared by the S-MoE FFNs of one stack."""
-
-    def __init__(self, num_experts: int):
-        if num_experts < 1:
-            raise ValueError(f"num_experts must be >= 1, got {num_experts}")
-        self.num_experts = num_experts
-        self._groups: Optional[List[Group]] = None
-        self._in_order = False  # the bound route is non-decreasing: groups are already blocks
-        # Utterances per expert in the last routed forward, for training statistics.
-        self.last_counts: Optional[List[int]] = None
-
-    @contextmanager
-    def __call__(
-        self, route: Union[torch.Tensor, List[int]], device: Optional[torch.device] = None
-    ) -> Iterator[None]:
-        """Bind ``route`` (B,) of expert ids for the duration of the ``with`` block.
-
-        ``route`` is a 1-D integer tensor, copied to the host here (the one host sync of the
-        forward; grouping is then host work, not device kernels), or the ids already on the
-        host as a list, with the ``device`` of the batch: a batch that takes one expert then
-        needs no device copy of its route at all (the decoder's beam search, step by step).
-        """
-        if torch.is_tensor(route):
-            if route.dim() != 1 or route.dtype not in (torch.int32, torch.int64):
-                raise ValueError(
-                    f"route must be a 1-D integer tensor (B,), got {route.dtype} "
-                    f"{tuple(route.shape)}"
-                )
-            ids, device = route.tolist(), route.device
-        else:
-            ids = list(route)
-        if any(not 0 <= e < self.num_experts for e in ids):
-            raise ValueError(f"route ids must lie in [0, {self.num_experts}), got {ids}")
-        counts = [ids.count(e) for e in range(self.num_experts)]
-        outer = self._groups, self._in_order
-        self._groups = self._group(ids, counts, device)
-        self._in_order = all(a <= b for a, b in zip(ids, ids[1:]))
-        self.last_counts = counts
-        try:
-            yield
-        finally:
-            self._groups, self._in_order = outer
-
-    @contextmanager
-    def sorted_batch(self) -> Iterator[Optional[torch.Tensor]]:
-        """For the owning stack: the batch order (B,) that makes each expert's rows one
-        contiguous block; None when the batch needs no reordering (one expert, rows already in
-        route order, or no route bound).
-
-        A stack that reorders its inputs this way (and restores the order of its outputs, see
-        :func:`unsort`) spares its layers the gather and scatter: within the block each layer
-        splits its input into one view per expert and joins the outputs with one ``cat`` (whose
-        backward is again a split, and the split's one ``cat``: no zero-filled full-size
-        gradient per expert, as slicing would give).
-        """
-        groups = self._groups
-        if groups is None or len(groups) == 1:
-            yield None
-            return
-        order = None if self._in_order else torch.cat([rows for _, rows in groups])
-        self._groups = [(e, len(rows)) for e, rows in groups]
-        try:
-            yield order
-        finally:
-            self._groups = groups
-
-    @staticmethod
-    def _group(ids: List[int], counts: Sequence[int], device: Optional[torch.device]) -> List[Group]:
-        used = [e for e, c in enumerate(counts) if c > 0]
-        if len(used) <= 1:  # single-task / single-bandwidth batch: no gather, no scatter
-            return [(used[0] if used else 0, None)]
-        order = sorted(range(len(ids)), key=ids.__getitem__)  # stable: batch order per expert
-        rows = torch.tensor(order, device=device).split([counts[e] for e in used])
-        return list(zip(used, rows))
-
-    @property
-    def groups(self) -> List[Group]:
-        if self._groups is None:
-            if self.num_experts == 1:
-                return [(0, None)]
-            raise RuntimeError(
-                "S-MoE FFN called without a route: bind one with `with stack.routing(route):` "
-                "(the S-MoE model does this from the `bandwidth` input)"
-            )
-        return self._groups
+from espnet_smoe.route import active_route
 
 
 class SMoEFeedForward(Experts):
-    """N position-wise FFN experts, one per utterance, picked by the stack's route.
+    """N position-wise FFN experts, one per utterance, picked by the stack's active route.
 
-    Each expert runs only on the rows routed to it (gather, expert, scatter back), so an expert
-    that receives no rows costs nothing and gets no gradient from that batch.
+    An expert that receives no rows costs nothing and gets no gradient from that batch. A batch
+    its stack has put in route order (:meth:`~espnet_smoe.route.Route.sort`) is split into one
+    view per expert; one left unsorted (a decoding step, whose rows are few) is gathered and
+    scattered per expert.
 
     Args:
         idim, hidden_units, dropout_rate, activation: Each expert's, as :class:`Experts`.
-        routing: The route holder of the owning encoder or decoder (N).
+        num_experts: N.
+        stack: ``encoder`` or ``decoder``: whose route the layer reads.
     """
 
     def __init__(
@@ -130,22 +36,37 @@ class SMoEFeedForward(Experts):
         idim: int,
         hidden_units: int,
         dropout_rate: float,
-        routing: Routing,
+        num_experts: int,
+        stack: str,
         activation: torch.nn.Module = torch.nn.ReLU(),
     ):
-        super().__init__(routing.num_experts, idim, hidden_units, dropout_rate, activation)
-        self.routing = routing
+        super().__init__(num_experts, idim, hidden_units, dropout_rate, activation)
+        self.stack = stack
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); row b goes through the expert its route names."""
-        groups = self.routing.groups
-        if len(groups) == 1:  # the whole batch to one expert: no gather, no scatter
-            return self.experts[groups[0][0]](x)
-        if isinstance(groups[0][1], int):  # batch sorted by route: one view per expert, one cat
-            parts = x.split([n for _, n in groups])
-            return torch.cat([self.experts[e](part) for (e, _), part in zip(groups, parts)])
+        route = active_route(self.stack)
+        if route is None:
+            if len(self.experts) == 1:
+                return self.experts[0](x)
+            raise RuntimeError(
+                f"S-MoE FFN of the {self.stack} called without a route: bind one with "
+                f"`with Route.of('{self.stack}', ids, n).active():` (the S-MoE model does this "
+                "from the bandwidth input and the decoder prefix)"
+            )
+        if len(route) != x.size(0) or route.num_experts != len(self.experts):
+            raise RuntimeError(
+                f"{self.stack} route of {len(route)} rows over {route.num_experts} experts "
+                f"met a batch of {x.size(0)} rows and {len(self.experts)} experts"
+            )
+        blocks = route.blocks
+        if len(blocks) == 1:  # the whole batch to one expert: no gather, no scatter
+            return self.experts[blocks[0][0]](x)
+        if route.in_order:  # one view per expert, one cat
+            parts = x.split([n for _, n in blocks])
+            return torch.cat([self.experts[e](part) for (e, _), part in zip(blocks, parts)])
         out = x.new_empty(x.shape)
-        for expert, rows in groups:
+        for expert, rows in route.rows:
             # rows: (B_e,) -> x_e: (B_e, T, D)
             out.index_copy_(0, rows, self.experts[expert](x.index_select(0, rows)))
         return out
@@ -153,21 +74,6 @@ class SMoEFeedForward(Experts):
     def inactive_parameters(self, expert: int) -> int:
         """Parameters an utterance routed to ``expert`` leaves unused: the other experts'."""
         return sum(n for e, n in enumerate(self.expert_sizes()) if e != expert)
-
-
-def unsort(output: Any, order: torch.Tensor) -> Any:
-    """Undo a stack's reordering of the batch (``x[order]``) in every tensor of ``output``."""
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(order.numel(), device=order.device)
-
-    def restore(value):
-        if torch.is_tensor(value) and value.dim() > 0 and value.size(0) == order.numel():
-            return value[inverse]
-        if isinstance(value, (tuple, list)):
-            return type(value)(restore(v) for v in value)
-        return value
-
-    return restore(output)
 
 
 def replace_ffns(
@@ -208,28 +114,29 @@ def moe_ffns(
     smoe_layers: Optional[Sequence[int]],
     router: str,
     top_k: int,
-) -> Tuple[Optional[Routing], Optional[GateRecord], List[int]]:
+    stack: str,
+) -> Tuple[Optional[GateRecord], List[int]]:
     """Make the FFNs of a stack mixtures of ``num_experts`` experts shaped like the dense ones.
 
-    ``router`` is ``supervised`` (S-MoE: one expert per utterance, bound through the returned
-    :class:`Routing`) or ``learned`` (a per-token top-``top_k`` gate per layer, logging into the
-    returned :class:`~espnet_smoe.learned_moe.GateRecord`). Returns (routing, gates, layers).
+    ``router`` is ``supervised`` (S-MoE: one expert per utterance, read from the ``stack``'s
+    active route) or ``learned`` (a per-token top-``top_k`` gate per layer, logging into the
+    returned :class:`~espnet_smoe.learned_moe.GateRecord`). Returns (gates, layers changed).
     """
     if router == "supervised":
-        routing, gates = Routing(num_experts), None
+        gates = None
 
         def make(dense):
-            return SMoEFeedForward(*_shape(dense), routing, dense.activation)
+            return SMoEFeedForward(*_shape(dense), num_experts, stack, dense.activation)
 
     elif router == "learned":
-        routing, gates = None, GateRecord(num_experts, top_k)
+        gates = GateRecord(num_experts, top_k)
 
         def make(dense):
             return LearnedMoEFeedForward(*_shape(dense), gates, dense.activation)
 
     else:
         raise ValueError(f"router must be one of {ROUTERS}, got '{router}'")
-    return routing, gates, replace_ffns(layers, attrs, make, smoe_layers)
+    return gates, replace_ffns(layers, attrs, make, smoe_layers)
 
 
 def _shape(dense: PositionwiseFeedForward) -> Tuple[int, int, float]:

@@ -7,8 +7,10 @@ working in the same configs:
 
 ====================  =======================================================
 ``--model``           ``smoe`` (:class:`~espnet_smoe.model.SMoES2TModel`)
-``--encoder``         ``smoe_transformer``, ``smoe_conformer``
-``--decoder``         ``smoe_transformer``
+``--encoder``         ``moe_transformer``, ``moe_conformer`` (S-MoE by default, or
+                      ``router: learned``); ``smoe_transformer``, ``smoe_conformer`` name
+                      the same classes in S-MoE configs
+``--decoder``         ``moe_transformer``; ``smoe_transformer`` likewise
 ``--preprocessor``    ``smoe_s2t`` (variable-length speech, ``bbpe``, ``utt2bw``)
 ``--token_type``      ``bbpe`` in addition to ESPnet's types
 ====================  =======================================================
@@ -25,15 +27,16 @@ from espnet2.tasks import s2t
 from espnet2.tasks.s2t import S2TTask
 from espnet2.train.collate_fn import CommonCollateFn
 
-from espnet_smoe.decoder import SMoETransformerDecoder, read_token_list
-from espnet_smoe.encoder import SMoEConformerEncoder, SMoETransformerEncoder
+from espnet_smoe.decoder import MoETransformerDecoder, read_token_list
+from espnet_smoe.encoder import MoEConformerEncoder, MoETransformerEncoder
 from espnet_smoe.model import SMoES2TModel
 from espnet_smoe.preprocessor import SMoES2TPreprocessor
 
 s2t.model_choices.classes["smoe"] = SMoES2TModel
-s2t.encoder_choices.classes["smoe_transformer"] = SMoETransformerEncoder
-s2t.encoder_choices.classes["smoe_conformer"] = SMoEConformerEncoder
-s2t.decoder_choices.classes["smoe_transformer"] = SMoETransformerDecoder
+for prefix in ("moe", "smoe"):
+    s2t.encoder_choices.classes[f"{prefix}_transformer"] = MoETransformerEncoder
+    s2t.encoder_choices.classes[f"{prefix}_conformer"] = MoEConformerEncoder
+    s2t.decoder_choices.classes[f"{prefix}_transformer"] = MoETransformerDecoder
 s2t.preprocessor_choices.classes["smoe_s2t"] = SMoES2TPreprocessor
 
 BANDWIDTH = "bandwidth"
@@ -79,7 +82,7 @@ class SMoES2TTask(S2TTask):
         args.token_list = read_token_list(args.token_list)
         decoder = getattr(args, "decoder", None)
         if decoder is None or not issubclass(
-            s2t.decoder_choices.get_class(decoder), SMoETransformerDecoder
+            s2t.decoder_choices.get_class(decoder), MoETransformerDecoder
         ):
             return super().build_model(args)
         build_args = copy.copy(args)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from espnet_smoe.bandwidth import BANDWIDTHS
 from espnet_smoe.multitask import ASR, CASCADE
 
 
@@ -43,7 +44,7 @@ def cell(rows, test_set: str, task: str, metric: str) -> str:
         if r["routes"] == "trained" and r["task"] == task and metric in r and (
                 r["test_set"].rsplit("_", 1)[0] == test_set):
             values[r["bandwidth"]] = r[metric]
-    return " / ".join(f"{values[bw]:.2f}" for bw in ("wb", "nb") if bw in values) or "–"
+    return " / ".join(f"{values[bw]:.2f}" for bw in BANDWIDTHS if bw in values) or "–"
 
 
 def table(title: str, runs, test_sets, columns) -> list:

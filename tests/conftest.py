@@ -1,5 +1,7 @@
 """Shared builders for the unit tests: tiny S-MoE stacks and a token list with S2T specials."""
 
+from contextlib import contextmanager
+
 import espnet_smoe  # noqa: F401  (keeps espnet2 imports offline; must precede them)
 import pytest
 import torch
@@ -16,11 +18,11 @@ def _seed():
 
 
 def make_decoder(**kwargs):
-    from espnet_smoe.decoder import SMoETransformerDecoder
+    from espnet_smoe.decoder import MoETransformerDecoder
 
     conf = dict(token_list=TOKENS, **DIM)
     conf.update(kwargs)
-    return SMoETransformerDecoder(len(TOKENS), 16, **conf).eval()
+    return MoETransformerDecoder(len(TOKENS), 16, **conf).eval()
 
 
 def prefixed(tasks, length=6):
@@ -28,3 +30,25 @@ def prefixed(tasks, length=6):
     rows = [[SOS, SPA, task] + torch.randint(10, len(TOKENS), (length - 3,)).tolist()
             for task in tasks]
     return torch.tensor(rows)
+
+
+@contextmanager
+def routes_taken():
+    """Record, per stack, the rows per expert of the route each S-MoE FFN call read:
+    ``{"encoder": [(n_0, n_1, ...), ...], "decoder": [...]}`` (the layers keep no record)."""
+    from espnet_smoe.route import active_route
+    from espnet_smoe.smoe_layer import SMoEFeedForward
+
+    taken = {"encoder": [], "decoder": []}
+    forward = SMoEFeedForward.forward
+
+    def spy(self, x):
+        route = active_route(self.stack)
+        taken[self.stack].append(None if route is None else route.counts)
+        return forward(self, x)
+
+    SMoEFeedForward.forward = spy
+    try:
+        yield taken
+    finally:
+        SMoEFeedForward.forward = forward

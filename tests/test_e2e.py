@@ -12,6 +12,8 @@ import pytest
 import soundfile as sf
 import yaml
 
+from conftest import routes_taken
+from espnet_smoe.bandwidth import BANDWIDTHS
 from tiny_corpus import write_tiny_corpus
 
 pytestmark = pytest.mark.slow
@@ -86,11 +88,12 @@ def test_speech2text_decodes_under_each_route(trained):
     wav, _ = sf.read(corpus["data"] / "wav/utt0.wav")
     for task in ("<asr>", "<st_eng>"):
         for bandwidth in ("wb", "nb"):
-            text, tokens, ids, text_nospecial, hyp = s2t(
-                wav, lang_sym="<spa>", task_sym=task, bandwidth=bandwidth)[0]
+            with routes_taken() as taken:
+                text, tokens, ids, text_nospecial, hyp = s2t(
+                    wav, lang_sym="<spa>", task_sym=task, bandwidth=bandwidth)[0]
             assert tokens[:2] == ["<spa>", task]  # the forced prefix
             assert text.startswith(f"<spa>{task}") and "<" not in text_nospecial[:1]
-            assert s2t.model.encoder.routing.last_counts[("wb", "nb").index(bandwidth)] == 1
+            assert taken["encoder"][-1][BANDWIDTHS.index(bandwidth)] == 1
     with pytest.raises(ValueError, match="'<eng>'"):
         s2t(wav, lang_sym="<spa>", task_sym="<eng>", bandwidth="wb")
     with pytest.raises(ValueError, match="'xb'"):
@@ -139,9 +142,10 @@ def test_swapped_routes_send_utterances_to_the_other_experts(trained):
                                           ("decoder", [0, 1], 1), ("both", [1, 0], 1)):
         s2t = Speech2Text(root / "exp/config.yaml", root / "exp/valid.loss.best.pth",
                           beam_size=1, maxlenratio=0.1, swap_routes=swap)
-        s2t(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="nb")
-        assert s2t.model.encoder.routing.last_counts == enc_counts, swap
-        assert s2t.model.decoder.routing.last_counts[dec_expert] == 1, swap
+        with routes_taken() as taken:
+            s2t(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="nb")
+        assert taken["encoder"][-1] == tuple(enc_counts), swap
+        assert taken["decoder"][-1][dec_expert] == 1, swap
     with pytest.raises(ValueError, match="swap_routes"):
         Speech2Text(root / "exp/config.yaml", root / "exp/valid.loss.best.pth", swap_routes="gate")
 

@@ -8,7 +8,9 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
 from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 
-from espnet_smoe.encoder import SMoEConformerEncoder, SMoETransformerEncoder
+from espnet_smoe.encoder import MoEConformerEncoder, MoETransformerEncoder
+from espnet_smoe.route import Route
+from espnet_smoe.smoe_layer import SMoEFeedForward
 
 DIM = dict(output_size=16, attention_heads=2, linear_units=32, num_blocks=2)
 CONFORMER = dict(DIM, macaron_style=True, use_cnn_module=True, cnn_module_kernel=3)
@@ -17,14 +19,14 @@ CONFORMER = dict(DIM, macaron_style=True, use_cnn_module=True, cnn_module_kernel
 def encode(enc, x, lens, route=None):
     if route is None:
         return enc(x, lens)[0]
-    with enc.routing(route):
+    with Route.of("encoder", route, enc.num_experts).active():
         return enc(x, lens)[0]
 
 
 @pytest.mark.parametrize("cls,conf,lens", [
-    (SMoETransformerEncoder, DIM, [12, 9, 5]),
+    (MoETransformerEncoder, DIM, [12, 9, 5]),
     # ESPnet's Conformer convolution module does not mask padding: compare equal lengths
-    (SMoEConformerEncoder, CONFORMER, [12, 12, 12]),
+    (MoEConformerEncoder, CONFORMER, [12, 12, 12]),
 ])
 def test_mixed_batch_equals_each_utterance_alone(cls, conf, lens):
     """input_layer=linear keeps lengths exact, so padded rows can be compared with solo runs."""
@@ -38,7 +40,7 @@ def test_mixed_batch_equals_each_utterance_alone(cls, conf, lens):
 
 
 def test_mixed_batch_with_conv2d_subsampling():
-    enc = SMoETransformerEncoder(10, input_layer="conv2d", **DIM).eval()
+    enc = MoETransformerEncoder(10, input_layer="conv2d", **DIM).eval()
     x, lens = torch.randn(4, 40, 10), torch.full((4,), 40)
     route = torch.tensor([1, 0, 0, 1])
     batch = encode(enc, x, lens, route)
@@ -48,7 +50,7 @@ def test_mixed_batch_with_conv2d_subsampling():
 
 
 def test_changing_the_nb_expert_changes_only_nb_utterances():
-    enc = SMoETransformerEncoder(10, input_layer="linear", **DIM).eval()
+    enc = MoETransformerEncoder(10, input_layer="linear", **DIM).eval()
     x, lens = torch.randn(4, 8, 10), torch.full((4,), 8)
     route = torch.tensor([0, 1, 0, 1])
     before = encode(enc, x, lens, route)
@@ -62,8 +64,8 @@ def test_changing_the_nb_expert_changes_only_nb_utterances():
 
 
 @pytest.mark.parametrize("dense_cls,smoe_cls,conf", [
-    (TransformerEncoder, SMoETransformerEncoder, dict(DIM, input_layer="conv2d")),
-    (ConformerEncoder, SMoEConformerEncoder, dict(CONFORMER, input_layer="conv2d")),
+    (TransformerEncoder, MoETransformerEncoder, dict(DIM, input_layer="conv2d")),
+    (ConformerEncoder, MoEConformerEncoder, dict(CONFORMER, input_layer="conv2d")),
 ])
 def test_one_expert_equals_espnet_dense_encoder(dense_cls, smoe_cls, conf):
     dense = dense_cls(10, **conf).eval()
@@ -75,18 +77,18 @@ def test_one_expert_equals_espnet_dense_encoder(dense_cls, smoe_cls, conf):
 
 def test_smoe_layers_chooses_blocks_and_counts_one_ffn_per_extra_expert():
     dense = TransformerEncoder(10, **DIM)
-    partial = SMoETransformerEncoder(10, num_experts=3, smoe_layers=[1], **DIM)
+    partial = MoETransformerEncoder(10, num_experts=3, smoe_layers=[1], **DIM)
     assert isinstance(partial.encoders[0].feed_forward, PositionwiseFeedForward)
     assert len(partial.encoders[1].feed_forward.experts) == 3
     ffn = sum(p.numel() for p in dense.encoders[0].feed_forward.parameters())
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(partial) - count(dense) == 2 * ffn
     with pytest.raises(ValueError, match="out of range"):
-        SMoETransformerEncoder(10, smoe_layers=[2], **DIM)
+        MoETransformerEncoder(10, smoe_layers=[2], **DIM)
 
 
 def test_conformer_macaron_ffns_are_both_routed():
-    enc = SMoEConformerEncoder(10, **CONFORMER)
-    block = enc.encoders[0]
-    assert block.feed_forward.routing is enc.routing
-    assert block.feed_forward_macaron.routing is enc.routing
+    enc = MoEConformerEncoder(10, **CONFORMER)
+    for block in enc.encoders:
+        for ffn in (block.feed_forward, block.feed_forward_macaron):
+            assert isinstance(ffn, SMoEFeedForward) and ffn.stack == "encoder"

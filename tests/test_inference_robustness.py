@@ -12,7 +12,7 @@ import pytest
 import torch
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
-from conftest import TOKENS
+from conftest import TOKENS, routes_taken
 from espnet_smoe.beam_search import frame_bound
 from espnet_smoe.bin.count_params import build_model
 from espnet_smoe.inference import Speech2Text
@@ -119,10 +119,12 @@ def test_swapped_routes_stay_with_their_speech2text(model):
     swapped = speech2text(model, beam_size=1, swap_routes="decoder")
     plain = speech2text(model, beam_size=1)
     wav = 0.1 * torch.randn(RATE)
-    swapped(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="wb")
-    assert model.decoder.routing.last_counts == [0, 1]  # <asr> sent to the translation expert
-    plain(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="wb")
-    assert model.decoder.routing.last_counts == [1, 0]
+    with routes_taken() as swapped_routes:
+        swapped(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="wb")
+    with routes_taken() as plain_routes:
+        plain(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="wb")
+    assert set(swapped_routes["decoder"]) == {(0, 1)}  # <asr> sent to the translation expert
+    assert set(plain_routes["decoder"]) == {(1, 0)}
     assert model.decoder.route_tokens == own
 
 

@@ -9,7 +9,7 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
 )
 
 from conftest import ASR, ST, make_decoder, prefixed
-from espnet_smoe.encoder import SMoETransformerEncoder
+from espnet_smoe.encoder import MoETransformerEncoder
 from espnet_smoe.learned_moe import GateRecord, LearnedMoEFeedForward, load_balancing_loss
 from test_model import batch, build
 
@@ -69,9 +69,9 @@ def test_balancing_loss_ignores_padding():
 
 
 def test_learned_encoder_records_loss_and_shares_over_valid_frames():
-    enc = SMoETransformerEncoder(10, router="learned", input_layer="linear", output_size=16,
+    enc = MoETransformerEncoder(10, router="learned", input_layer="linear", output_size=16,
                                  attention_heads=2, linear_units=32, num_blocks=2).eval()
-    assert enc.routing is None
+    assert not enc.routed
     x, lens = torch.randn(2, 9, 10), torch.tensor([9, 4])
     enc(x, lens)
     shares, aux = enc.gates.token_shares, enc.gates.aux_loss
@@ -94,7 +94,7 @@ def test_learned_decoder_scoring_paths_agree():
 
 
 def test_model_adds_weighted_balancing_loss_and_needs_no_bandwidth(tmp_path):
-    learned = ["--encoder", "smoe_transformer", "--decoder", "smoe_transformer",
+    learned = ["--encoder", "moe_transformer", "--decoder", "moe_transformer",
                "--encoder_conf", "router=learned", "--decoder_conf", "router=learned"]
     model, _ = build(tmp_path, *learned, "--model_conf", "moe_aux_weight=0.5")
     model.eval()
@@ -132,7 +132,7 @@ def test_learned_decoder_without_moe_layers_records_no_loss():
 
 
 def test_model_with_a_gate_free_learned_decoder_adds_the_encoder_loss_only(tmp_path):
-    model, _ = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer",
+    model, _ = build(tmp_path, "--encoder", "moe_transformer", "--decoder", "moe_transformer",
                      "--encoder_conf", "router=learned", "--decoder_conf", "router=learned",
                      "--decoder_conf", "smoe_layers=[]")
     inputs = batch([ASR, ST], [0, 1])

@@ -61,11 +61,15 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from espnet_smoe.bin.count_params import build_model
 from espnet_smoe.inference import Speech2Text
+from espnet_smoe.multitask import lang_token, task_names, task_token
+from espnet_smoe.route import is_routed
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 MODELS = {"dense": "base.yaml", "smoe": "encdec_smoe.yaml", "learned": "learned_moe.yaml"}
 TARGETS = {"infer_b1": 1.02, "infer_b32": 1.02, "train_mixed": 1.05}
 RATE = 16000
+SRC = lang_token("spa")
+ASR, ST = map(task_token, task_names(["eng"]))  # <asr>, <st_eng>
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -156,7 +160,7 @@ class Inputs:
     def __init__(self, token_list: List[str], device: str, seed: int):
         self.gen = torch.Generator().manual_seed(seed)
         self.device = device
-        self.ids = {t: token_list.index(t) for t in ("<spa>", "<asr>", "<st_eng>", "<na>")}
+        self.ids = {t: token_list.index(t) for t in (SRC, ASR, ST, "<na>")}
         self.pieces = len(token_list)
         self.first_piece = max(self.ids.values()) + 1
 
@@ -172,8 +176,8 @@ class Inputs:
     def train_batch(self, n: int, mixed_tasks: bool) -> Dict[str, torch.Tensor]:
         speech, lens = self.speech(n)
         text = torch.randint(self.first_piece, self.pieces, (n, 24), generator=self.gen)
-        tasks = [self.ids["<asr>"], self.ids["<st_eng>"]] if mixed_tasks else [self.ids["<asr>"]]
-        text[:, 0] = self.ids["<spa>"]
+        tasks = [self.ids[ASR], self.ids[ST]] if mixed_tasks else [self.ids[ASR]]
+        text[:, 0] = self.ids[SRC]
         text[:, 1] = torch.tensor(tasks).repeat(n)[:n]
         dev = self.device
         return dict(speech=speech, speech_lengths=lens, text=text.to(dev),
@@ -227,14 +231,14 @@ def timed(fn: Callable[[], object], device: str) -> float:
 
 
 def encoder_forward(s2t: Speech2Text, speech, lens, routes):
-    route = routes if getattr(s2t.model.encoder, "routing", None) is not None else None
+    route = routes if is_routed(s2t.model.encoder) else None
     return s2t.encode(speech, lens, route)
 
 
 def decode_rtf(s2t: Speech2Text, utts, routes, prefix, device) -> float:
     """Seconds of ESPnet beam search (encoder included) per second of audio."""
     speech, lens = utts
-    route_ok = getattr(s2t.model.encoder, "routing", None) is not None
+    route_ok = is_routed(s2t.model.encoder)
     seconds = sum(
         timed(lambda: s2t.decode(speech[i, : lens[i]], routes[i : i + 1] if route_ok else None, prefix), device)
         for i in range(speech.size(0))
@@ -324,8 +328,8 @@ def run(args) -> Dict:
             "ops")
         utts = inputs.speech(args.decode_utts)
         routes = inputs.routes(args.decode_utts)
-        for task in ("<asr>", "<st_eng>"):
-            prefix = s2ts["dense"].prefix("<spa>", task)
+        for task in (ASR, ST):
+            prefix = s2ts["dense"].prefix(SRC, task)
             for kind, searchers in (("greedy", greedy), ("beam", s2ts)):
                 results[f"{kind}_{task.strip('<>')}"] = compare(
                     {n: (lambda s=s: decode_rtf(s, utts, routes, prefix, args.device))
@@ -363,11 +367,11 @@ def batched_speedup(s2ts: Dict[str, Speech2Text], utts, routes, args) -> Dict:
     against ESPnet's search one utterance at a time, for each model."""
     n = args.batch_decode
     speech, lens = utts
-    tasks = ["<asr>", "<st_eng>"]
+    tasks = [ASR, ST]
     out = {}
     for name, s2t in s2ts.items():
-        route = routes if getattr(s2t.model.encoder, "routing", None) is not None else None
-        prefixes = [s2t.prefix("<spa>", tasks[i % 2]) for i in range(n)]
+        route = routes if is_routed(s2t.model.encoder) else None
+        prefixes = [s2t.prefix(SRC, tasks[i % 2]) for i in range(n)]
 
         def one_by_one():
             for i in range(n):
@@ -389,7 +393,7 @@ def peer_comparison(s2t: Speech2Text, peer: ESPnetSpeech2Text, utts, args) -> Di
     and by this project's, one per call and in one batched search."""
     speech, lens = utts
     rows = [speech[i, : lens[i]] for i in range(speech.size(0))]
-    lang, task = "<spa>", "<asr>"
+    lang, task = SRC, ASR
     prefixes = [s2t.prefix(lang, task)] * len(rows)
     times = interleaved(
         {"espnet": lambda: timed(lambda: [peer(row, lang_sym=lang, task_sym=task) for row in rows],

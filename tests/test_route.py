@@ -1,0 +1,61 @@
+"""The route as a value: built once per forward, immutable, bound for one block, permutable."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from espnet_smoe.route import Route, active_route, permuted
+
+
+def test_a_route_counts_and_blocks_its_experts():
+    route = Route.of("encoder", torch.tensor([1, 0, 1, 2]), 4)
+    assert route.experts == (1, 0, 1, 2) and len(route) == 4
+    assert route.counts == (1, 2, 1, 0)
+    assert route.blocks == [(0, 1), (1, 2), (2, 1)] and not route.in_order
+    assert [(e, rows.tolist()) for e, rows in route.rows] == [(0, [1]), (1, [0, 2]), (2, [3])]
+
+
+def test_sorting_gives_a_new_route_and_the_order_of_the_batch():
+    route = Route.of("decoder", [1, 0, 1, 0], 2)
+    in_order, order = route.sort()
+    assert order.tolist() == [1, 3, 0, 2]  # stable: batch order within an expert
+    assert in_order.experts == (0, 0, 1, 1) and in_order.in_order
+    assert route.experts == (1, 0, 1, 0)  # the original is untouched
+    assert in_order.sort() == (in_order, None)
+
+
+def test_a_route_is_immutable():
+    route = Route.of("encoder", [0, 1], 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        route.experts = (1, 1)
+
+
+@pytest.mark.parametrize("ids, match", [
+    (torch.tensor([0, 2]), r"lie in \[0, 2\)"), (torch.tensor([-1, 0]), r"lie in \[0, 2\)"),
+    (torch.tensor([0.0, 1.0]), "integer"), (torch.tensor([[0, 1]]), "1-D"), ([0, 3], r"\[0, 2\)"),
+])
+def test_bad_ids_are_rejected(ids, match):
+    with pytest.raises(ValueError, match=match):
+        Route.of("encoder", ids, 2)
+
+
+def test_a_route_is_active_for_its_stack_and_block_only():
+    enc, dec = Route.of("encoder", [0], 2), Route.of("decoder", [1], 2)
+    with enc.active():
+        with dec.active():
+            assert active_route("encoder") is enc and active_route("decoder") is dec
+        assert active_route("decoder") is None
+    assert active_route("encoder") is None
+
+
+def test_the_ablation_permutes_routes_built_inside_it_only():
+    with permuted("encoder", [1, 0]):
+        swapped = Route.of("encoder", [0, 1, 1], 2)
+        assert Route.of("decoder", [0, 1], 2).experts == (0, 1)  # the other stack's: not
+    assert swapped.experts == (1, 0, 0) and swapped.permutation == (1, 0)
+    assert Route.of("encoder", [0, 1, 1], 2).experts == (0, 1, 1)
+    with permuted("decoder", [2, 0, 1]):
+        assert Route.of("decoder", [0, 1, 2], 3).experts == (2, 0, 1)
+    with permuted("decoder", [0, 0]), pytest.raises(ValueError, match="not a permutation"):
+        Route.of("decoder", [0], 2)
