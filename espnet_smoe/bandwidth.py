@@ -3,6 +3,8 @@
 An utterance is wideband (``wb``, 16 kHz) or narrowband (``nb``, telephone-like 8 kHz). Both are
 stored at 16 kHz so they share one frontend; NB audio is band-limited to 4 kHz first, so the
 encoder must tell them apart from content, and the label routes it: WB -> expert 0, NB -> 1.
+A corpus with more channel classes (a codec, super-wideband) names them in the encoder's
+``route_labels`` (e.g. ``[wb, nb, gsm]``), position = expert id; its ``utt2bw`` uses them.
 
 Where no label says which, :func:`detect` decides from the signal: narrowband audio, whatever
 container rate it was upsampled to, has (next to) nothing above 4 kHz, while wideband speech
@@ -18,8 +20,9 @@ to judge, is ``wb``. docs/recipe.md, *Bandwidth*, has the accuracy per condition
 """
 
 import hashlib
+import re
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional, Union
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -32,14 +35,25 @@ DETECT_THRESHOLD_DB = -30.0  # high-band level (99th percentile) between wb and 
 MIRROR_THRESHOLD = 0.4  # an upper band this like the mirrored lower band is upsampling's image
 
 
-def bandwidth_id(label: str, where: str = "") -> int:
-    """The expert id of a bandwidth label; a clear error (saying ``where``) for anything else."""
+def route_labels(labels: Optional[Sequence[str]] = None) -> Tuple[str, ...]:
+    """The encoder's route classes, position = expert id: ``labels``, or ``wb``, ``nb``."""
+    labels = BANDWIDTHS if labels is None else tuple(labels)
+    bad = [label for label in labels if not re.fullmatch(r"[a-z0-9_]+", str(label))]
+    if not labels or bad or len(set(labels)) != len(labels):
+        raise ValueError(f"route_labels must be distinct lower-case words (a-z, 0-9, _), "
+                         f"got {list(labels)}")
+    return labels
+
+
+def bandwidth_id(label: str, where: str = "", labels: Sequence[str] = BANDWIDTHS) -> int:
+    """The expert id of a bandwidth label among ``labels``; a clear error (saying ``where``)
+    for anything else."""
     try:
-        return BANDWIDTHS.index(label.strip().lower())
+        return tuple(labels).index(label.strip().lower())
     except ValueError:
         raise ValueError(
             f"unknown bandwidth label '{label}'{' ' + where if where else ''}; "
-            f"expected one of {BANDWIDTHS}"
+            f"expected one of {tuple(labels)}"
         ) from None
 
 
@@ -59,7 +73,7 @@ def other_bandwidth(label: str) -> str:
     return BANDWIDTHS[1 - bandwidth_id(label)]
 
 
-def read_utt2bw(path: Union[str, Path]) -> Dict[str, int]:
+def read_utt2bw(path: Union[str, Path], labels: Sequence[str] = BANDWIDTHS) -> Dict[str, int]:
     """Read a Kaldi-style ``utt2bw`` file (``<utt-id> wb|nb``) into utt -> expert id."""
     table = {}
     with open(path, encoding="utf-8") as f:
@@ -69,7 +83,8 @@ def read_utt2bw(path: Union[str, Path]) -> Dict[str, int]:
                 continue
             if len(parts) != 2:
                 raise ValueError(f"{path}:{n}: expected '<utt-id> wb|nb', got '{line.rstrip()}'")
-            table[parts[0]] = bandwidth_id(parts[1], f"for utterance '{parts[0]}' ({path}:{n})")
+            table[parts[0]] = bandwidth_id(parts[1], f"for utterance '{parts[0]}' ({path}:{n})",
+                                           labels)
     return table
 
 

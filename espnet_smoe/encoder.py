@@ -22,6 +22,7 @@ from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 from typeguard import typechecked
 
+from espnet_smoe.bandwidth import bandwidth_id, route_labels
 from espnet_smoe.route import active_route, unsort
 from espnet_smoe.smoe_layer import moe_ffns
 
@@ -31,7 +32,13 @@ class _MoEEncoder:
 
     FFN_ATTRS: List[str] = []
 
-    def _make_moe(self, num_experts, smoe_layers, router, top_k):
+    def _make_moe(self, num_experts, smoe_layers, router, top_k, labels):
+        self.route_labels = route_labels(labels)
+        if num_experts is None:
+            num_experts = len(self.route_labels)
+        if labels is not None and router == "supervised" and num_experts != len(labels):
+            raise ValueError(f"route_labels {list(labels)} name {len(labels)} classes, one per "
+                             f"expert, but num_experts is {num_experts}")
         self.num_experts, self.routed = num_experts, router == "supervised"
         self.gates, self.smoe_layers = moe_ffns(
             self.encoders, self.FFN_ATTRS, num_experts, smoe_layers, router, top_k, "encoder"
@@ -59,16 +66,21 @@ class _MoEEncoder:
             self.gates.summarise(logits, valid)
         return out
 
+    def expert_of(self, label: str) -> int:
+        """The expert a bandwidth label (``wb``, ``nb``, or one of ``route_labels``) routes to."""
+        return bandwidth_id(label, "for this encoder", self.route_labels)
+
 
 class MoETransformerEncoder(_MoEEncoder, TransformerEncoder):
     """ESPnet's ``TransformerEncoder`` with MoE FFNs.
 
     Args:
         input_size: Input feature dimension.
-        num_experts: Experts per MoE FFN (S-MoE: 2, wideband and narrowband).
+        num_experts: Experts per MoE FFN (S-MoE: one per route label; 2 by default).
         smoe_layers: 0-based indices of the blocks whose FFN is MoE; all when omitted.
         router: ``supervised`` (S-MoE, one expert per utterance) or ``learned`` (per-token gate).
         top_k: Experts per token of the learned gate.
+        route_labels: The ``utt2bw`` classes, position = expert id (default ``[wb, nb]``).
         **kwargs: Every other ``TransformerEncoder`` argument, unchanged.
     """
 
@@ -78,14 +90,15 @@ class MoETransformerEncoder(_MoEEncoder, TransformerEncoder):
     def __init__(
         self,
         input_size: int,
-        num_experts: int = 2,
+        num_experts: Optional[int] = None,
         smoe_layers: Optional[List[int]] = None,
         router: str = "supervised",
         top_k: int = 1,
+        route_labels: Optional[List[str]] = None,
         **kwargs,
     ):
         super().__init__(input_size, **kwargs)
-        self._make_moe(num_experts, smoe_layers, router, top_k)
+        self._make_moe(num_experts, smoe_layers, router, top_k, route_labels)
 
 
 class MoEConformerEncoder(_MoEEncoder, ConformerEncoder):
@@ -100,11 +113,12 @@ class MoEConformerEncoder(_MoEEncoder, ConformerEncoder):
     def __init__(
         self,
         input_size: int,
-        num_experts: int = 2,
+        num_experts: Optional[int] = None,
         smoe_layers: Optional[List[int]] = None,
         router: str = "supervised",
         top_k: int = 1,
+        route_labels: Optional[List[str]] = None,
         **kwargs,
     ):
         super().__init__(input_size, **kwargs)
-        self._make_moe(num_experts, smoe_layers, router, top_k)
+        self._make_moe(num_experts, smoe_layers, router, top_k, route_labels)

@@ -23,7 +23,6 @@ import torch
 from espnet2.tasks import s2t
 from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
-from espnet_smoe.bandwidth import BANDWIDTHS, bandwidth_id
 from espnet_smoe.multitask import task_token
 from espnet_smoe.route import is_routed
 from espnet_smoe.smoe_layer import SMoEFeedForward
@@ -53,15 +52,15 @@ def route_experts(model, bandwidth: Optional[str], task: Optional[str]) -> Dict[
                              "per token, so no fixed route exists to export")
         if not is_routed(stack):
             continue
-        experts[name] = (_bandwidth_expert(bandwidth) if name == "encoder"
+        experts[name] = (_bandwidth_expert(stack, bandwidth) if name == "encoder"
                          else _task_expert(stack, task))
     return experts
 
 
-def _bandwidth_expert(bandwidth: Optional[str]) -> int:
+def _bandwidth_expert(encoder, bandwidth: Optional[str]) -> int:
     if bandwidth is None:
-        raise ValueError(f"the encoder is routed by bandwidth: give one of {BANDWIDTHS}")
-    return bandwidth_id(bandwidth)
+        raise ValueError(f"the encoder is routed by bandwidth: give one of {encoder.route_labels}")
+    return encoder.expert_of(bandwidth)
 
 
 def _task_expert(decoder, task: Optional[str]) -> int:

@@ -96,6 +96,11 @@ class SMoES2TModel(ESPnetS2TModel):
     def _gated_stacks(self):
         return [m for m in (self.encoder, self.decoder) if getattr(m, "gates", None) is not None]
 
+    @property
+    def bandwidth_labels(self) -> Tuple[str, ...]:
+        """The ``utt2bw`` classes, position = encoder expert id (``wb``, ``nb`` by default)."""
+        return getattr(self.encoder, "route_labels", BANDWIDTHS)
+
     def encoder_route(self, bandwidth: Optional[torch.Tensor], batch_size: int) -> Optional[Route]:
         """The encoder's route from ``bandwidth`` (B, 1) expert ids; None for an encoder that
         reads none (dense, or a learned gate)."""
@@ -128,7 +133,7 @@ class SMoES2TModel(ESPnetS2TModel):
         self, enc: Optional[Route], dec: Optional[Route], device: torch.device
     ) -> Dict[str, torch.Tensor]:
         shares = {}
-        for stack, route, labels in (("enc", enc, BANDWIDTHS), ("dec", dec, ())):
+        for stack, route, labels in (("enc", enc, self.bandwidth_labels), ("dec", dec, ())):
             if route is None:
                 continue
             total = max(len(route), 1)

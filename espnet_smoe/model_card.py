@@ -12,7 +12,6 @@ from typing import Dict, List, Optional
 
 import yaml
 
-from espnet_smoe.bandwidth import BANDWIDTHS
 from espnet_smoe.multitask import (ASR, describe, is_lang_token, is_task_token, target_lang, task_of,
                                    task_token)
 from espnet_smoe.route import is_routed
@@ -48,7 +47,7 @@ def routing(name: str, module, conf: dict) -> str:
                 f"gate (top-{gates.top_k}), for comparison: no supervised route")
     n = module.num_experts
     if name == "encoder":
-        pairs = ", ".join(f"`{bw}` -> {e}" for e, bw in enumerate(BANDWIDTHS[:n]))
+        pairs = ", ".join(f"`{bw}` -> {e}" for e, bw in enumerate(module.route_labels))
         return f"S-MoE: {n} experts per FFN in {where}, routed by the input's bandwidth ({pairs})"
     scheme = conf.get("route_tokens", "per_task")
     resolved = ", ".join(f"`{t}` -> {e}" for t, e in module.route_tokens.items())

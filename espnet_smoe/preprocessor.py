@@ -14,7 +14,7 @@ from espnet2.text.cleaner import TextCleaner
 from espnet2.text.token_id_converter import TokenIDConverter
 from espnet2.train.preprocessor import CommonPreprocessor
 
-from espnet_smoe.bandwidth import bandwidth_id, mislabelled, other_bandwidth
+from espnet_smoe.bandwidth import bandwidth_id, mislabelled, other_bandwidth, route_labels
 from espnet_smoe.decoder import read_token_list
 from espnet_smoe.multitask import utterance_id
 from espnet_smoe.tokenizer import build_tokenizer
@@ -31,6 +31,8 @@ class SMoES2TPreprocessor(CommonPreprocessor):
         text_cleaner: ESPnet text cleaner names.
         text_names: The text fields to tokenise.
         bandwidth_name: The field holding ``wb``/``nb`` labels.
+        bandwidth_labels: The classes of those labels, position = id: the encoder's
+            ``route_labels`` (the task passes them in; default ``wb``, ``nb``).
         bandwidth_flip: Label-noise experiments: in training, flip the label of this fraction
             of the utterances (the same ones every epoch, see
             :func:`~espnet_smoe.bandwidth.mislabelled`), as a corpus with wrong labels would.
@@ -48,6 +50,7 @@ class SMoES2TPreprocessor(CommonPreprocessor):
         text_cleaner: Optional[Collection[str]] = None,
         text_names: Collection[str] = ("text", "text_prev", "text_ctc"),
         bandwidth_name: str = "bandwidth",
+        bandwidth_labels: Optional[Iterable[str]] = None,
         bandwidth_flip: float = 0.0,
         bandwidth_flip_seed: int = 0,
         unk_symbol: str = "<unk>",
@@ -57,6 +60,7 @@ class SMoES2TPreprocessor(CommonPreprocessor):
         super().__init__(train=train, token_type=None, **kwargs)
         self.text_names = tuple(text_names)
         self.bandwidth_name = bandwidth_name
+        self.bandwidth_labels = route_labels(bandwidth_labels)
         self.bandwidth_flip, self.bandwidth_flip_seed = bandwidth_flip, bandwidth_flip_seed
         if token_type is not None:
             if token_list is None:
@@ -86,6 +90,7 @@ class SMoES2TPreprocessor(CommonPreprocessor):
                                           self.bandwidth_flip_seed):
                 label = other_bandwidth(label)
             data[self.bandwidth_name] = np.array(
-                [bandwidth_id(label, f"for utterance '{uid}'")], dtype=np.int64
+                [bandwidth_id(label, f"for utterance '{uid}'", self.bandwidth_labels)],
+                dtype=np.int64,
             )
         return data

@@ -76,6 +76,17 @@ class SMoES2TTask(S2TTask):
         return (*super().optional_data_names(train, inference), BANDWIDTH)
 
     @classmethod
+    def build_preprocess_fn(cls, args: argparse.Namespace, train: bool):
+        """S2TTask.build_preprocess_fn; the S-MoE preprocessor also receives the encoder's
+        ``route_labels`` (the ``utt2bw`` classes), so the labels have one home in the config."""
+        labels = (getattr(args, "encoder_conf", None) or {}).get("route_labels")
+        if labels is None or getattr(args, "preprocessor", None) != "smoe_s2t":
+            return super().build_preprocess_fn(args, train)
+        build_args = copy.copy(args)
+        build_args.preprocessor_conf = {**args.preprocessor_conf, "bandwidth_labels": labels}
+        return super().build_preprocess_fn(build_args, train)
+
+    @classmethod
     def build_model(cls, args: argparse.Namespace) -> SMoES2TModel:
         """S2TTask.build_model; the S-MoE decoder also receives the token list (to map its
         guiding tokens) without it being written into ``decoder_conf`` of config.yaml."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
 from conftest import TOKENS, routes_taken
@@ -153,3 +154,22 @@ def test_audio_at_any_rate_and_in_integer_pcm_decodes_as_the_model_takes_it(mode
     assert [r[0].bandwidth for r in batch] == ["nb", "nb"] and batch[0][0][2] == got[2]
     with pytest.raises(ValueError, match="fs must be a positive"):
         s2t(wav16, fs=0, **decode)
+
+
+def test_a_model_with_more_bandwidth_classes_decodes_each_by_its_label(tmp_path):
+    """route_labels beyond wb/nb reach decoding: the label picks its expert, detection still
+    picks wb or nb, and a label the encoder does not name is an error listing those it does."""
+    config = yaml.safe_load((REPO / "conf/mini/encdec_smoe.yaml").read_text())
+    config["encoder_conf"].pop("num_experts")  # one expert per label
+    config["encoder_conf"]["route_labels"] = ["wb", "nb", "gsm"]
+    (tmp_path / "three.yaml").write_text(yaml.safe_dump(config))
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("\n".join(TOKENS + [f"piece{i}" for i in range(40)]) + "\n")
+    s2t = speech2text(build_model(tmp_path / "three.yaml", str(tokens), None).eval(), beam_size=1)
+    wav = 0.1 * torch.randn(RATE)
+    for label, counts in (("gsm", (0, 0, 1)), ("wb", (1, 0, 0)), ("auto", (1, 0, 0))):
+        with routes_taken() as taken:
+            result = s2t(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth=label)[0]
+        assert set(taken["encoder"]) == {counts} and result.bandwidth == label.replace("auto", "wb")
+    with pytest.raises(ValueError, match=r"'sb'.*\('wb', 'nb', 'gsm'\)"):
+        s2t(wav, lang_sym="<spa>", task_sym="<asr>", bandwidth="sb")

@@ -69,6 +69,37 @@ def test_decoder_only_smoe_needs_no_bandwidth(tmp_path):
     assert torch.isfinite(loss) and "enc_wb" not in stats and stats["dec_e1"].item() == pytest.approx(0.5)
 
 
+def test_more_bandwidth_classes_are_declared_once_and_route_through_the_task(tmp_path):
+    """encoder_conf route_labels names the utt2bw classes (here a codec class beside wb and
+    nb): the encoder gets an expert per class, and the task's preprocessor maps labels by it."""
+    model, args = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer",
+                        "--encoder_conf", "route_labels=[wb,nb,gsm]")
+    assert model.encoder.num_experts == 3 and model.bandwidth_labels == ("wb", "nb", "gsm")
+    assert len(model.encoder.encoders[0].feed_forward.experts) == 3
+    args.token_type = None  # labels only: no tokenizer needed
+    pre = SMoES2TTask.build_preprocess_fn(args, train=False)
+    ids = [int(pre(f"u{i}", {"bandwidth": label})["bandwidth"][0])
+           for i, label in enumerate(["gsm", "wb", "gsm", "nb"])]
+    assert ids == [2, 0, 2, 1]
+    with pytest.raises(ValueError, match=r"'sb' for utterance 'u9'.*'gsm'"):
+        pre("u9", {"bandwidth": "sb"})
+    loss, stats, _ = model(**batch([ASR, ASR, ST, ST], ids))
+    assert stats["enc_gsm"].item() == pytest.approx(0.5) and stats["enc_nb"].item() == pytest.approx(0.25)
+    loss.backward()
+    gsm = model.encoder.encoders[0].feed_forward.experts[2]
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in gsm.parameters())
+
+
+@pytest.mark.parametrize("conf, match", [
+    (["route_labels=[wb,nb,gsm]", "num_experts=2"], "name 3 classes.*num_experts is 2"),
+    (["route_labels=[wb,wb]"], "distinct"),
+])
+def test_route_labels_must_fit_the_experts(tmp_path, conf, match):
+    extra = [a for c in conf for a in ("--encoder_conf", c)]
+    with pytest.raises(ValueError, match=match):
+        build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer", *extra)
+
+
 def test_stock_espnet_choices_still_build_through_the_task(tmp_path):
     from espnet2.s2t.espnet_model import ESPnetS2TModel
 

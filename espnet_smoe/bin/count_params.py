@@ -21,9 +21,7 @@ from typing import Dict, List, Optional, Sequence
 
 import yaml
 
-from espnet_smoe.bandwidth import BANDWIDTHS
 from espnet_smoe.multitask import is_task_token, special_tokens, target_lang, task_of
-from espnet_smoe.route import is_routed
 from espnet_smoe.tasks import SMoES2TTask
 from espnet_smoe.tokenizer import S2T_SPECIALS
 
@@ -79,7 +77,7 @@ def count(model) -> Dict:
     """
     total = sum(p.numel() for p in model.parameters())
     ctc = sum(p.numel() for p in model.ctc.parameters()) if model.ctc is not None else 0
-    bandwidths = BANDWIDTHS[: model.encoder.num_experts] if is_routed(model.encoder) else BANDWIDTHS
+    bandwidths = model.bandwidth_labels
     route_tokens = getattr(model.decoder, "route_tokens", None) or {  # dense: every task alike
         t: 0 for t in model.token_list if is_task_token(t)}
     active = {}

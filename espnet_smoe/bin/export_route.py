@@ -25,7 +25,7 @@ def get_parser() -> argparse.ArgumentParser:
                         help="the S-MoE model's config.yaml (exp dir or unpacked pack)")
     parser.add_argument("--s2t_model_file", type=Path, required=True, help="its parameters (*.pth)")
     parser.add_argument("--output_dir", type=Path, required=True, help="where to write the export")
-    parser.add_argument("--bandwidth", help="the encoder's route: wb or nb")
+    parser.add_argument("--bandwidth", help="the encoder's route: wb or nb (or another of its route_labels)")
     parser.add_argument("--task", help="the decoder's route: asr, st_eng, ... (or <st_eng>)")
     return parser
 

@@ -38,7 +38,7 @@ from espnet2.utils import config_argparse
 from espnet2.utils.types import str2triple_str, str_or_none
 from tqdm import tqdm
 
-from espnet_smoe.bandwidth import BANDWIDTHS, bandwidth_id, mislabelled, other_bandwidth
+from espnet_smoe.bandwidth import bandwidth_id, mislabelled, other_bandwidth
 from espnet_smoe.inference import SWAPS, Speech2Text
 from espnet_smoe.waveform import resample
 from espnet_smoe.tasks import SMoES2TTask
@@ -113,7 +113,8 @@ def routes(s2t: Speech2Text, args, keys, rows, fs: int, labelled, writer) -> lis
     ``auto`` by rate or detection, else the data's ``utt2bw``; then ``--bw_flip`` of them
     flipped. Written to ``<output_dir>/bandwidth`` (``<utt> <label> <how>``); the utterances
     routed otherwise than the data's ``utt2bw`` says to ``bw_disagree``."""
-    given = None if labelled is None else [BANDWIDTHS[int(i)] for i in labelled.view(-1)]
+    given = (None if labelled is None
+             else [s2t.model.bandwidth_labels[int(i)] for i in labelled.view(-1)])
     if given is not None and args.bandwidth is not None:
         logging.warning(f"the data's utt2bw is not used: --bandwidth {args.bandwidth} routes {keys}")
     if args.bandwidth is None and given is not None:
@@ -140,7 +141,8 @@ def decode(s2t: Speech2Text, batch, prefix):
     one utterance, the batched one for more; an error names the batch's utterances."""
     keys, rows, labels = zip(*batch)
     route = None if None in labels else torch.tensor(
-        [bandwidth_id(label) for label in labels], device=s2t.device)
+        [bandwidth_id(label, labels=s2t.model.bandwidth_labels) for label in labels],
+        device=s2t.device)
     try:
         if len(rows) == 1:
             return [s2t.decode(rows[0], route, prefix)]
@@ -205,8 +207,9 @@ def get_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("Route")
     group.add_argument("--lang_sym", required=True, help="source language token, e.g. <spa>")
     group.add_argument("--task_sym", required=True, help="task token, e.g. <asr> or <st_eng>")
-    group.add_argument("--bandwidth", choices=["wb", "nb", "auto"],
-                       help="route every utterance as wb or nb, or auto: by rate (<= 8 kHz: "
+    group.add_argument("--bandwidth",
+                       help="route every utterance as wb or nb (or another of the encoder's "
+                       "route_labels), or auto: by rate (<= 8 kHz: "
                        "nb) or detection from the signal; instead of the data's utt2bw, whose "
                        "disagreements with auto are listed in <output_dir>/bw_disagree")
     group.add_argument("--bw_flip", type=float, default=0.0,
