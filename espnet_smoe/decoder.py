@@ -54,6 +54,7 @@ class MoETransformerDecoder(TransformerDecoder):
         router: ``supervised`` (S-MoE) or ``learned`` (per-token gate).
         top_k: Experts per token of the learned gate.
         sos_symbol: The start-of-sequence symbol the offset is counted from.
+        shared_units: Hidden units of each S-MoE FFN that every route shares (0: none).
         **kwargs: Every other ``TransformerDecoder`` argument, unchanged.
     """
 
@@ -71,6 +72,7 @@ class MoETransformerDecoder(TransformerDecoder):
         router: str = "supervised",
         top_k: int = 1,
         sos_symbol: str = "<sos>",
+        shared_units: int = 0,
         **kwargs,
     ):
         if kwargs.get("gradient_checkpoint_layers"):
@@ -94,7 +96,8 @@ class MoETransformerDecoder(TransformerDecoder):
         self.routed = router == "supervised"
         self._set_route_tokens(route_tokens)
         self.gates, self.smoe_layers = moe_ffns(
-            self.decoders, ["feed_forward"], num_experts, smoe_layers, router, top_k, "decoder"
+            self.decoders, ["feed_forward"], num_experts, smoe_layers, router, top_k, "decoder",
+            shared_units,
         )
 
     def _set_route_tokens(self, route_tokens: Dict[str, int]):

@@ -32,7 +32,7 @@ class _MoEEncoder:
 
     FFN_ATTRS: List[str] = []
 
-    def _make_moe(self, num_experts, smoe_layers, router, top_k, labels):
+    def _make_moe(self, num_experts, smoe_layers, router, top_k, labels, shared_units):
         self.route_labels = route_labels(labels)
         if num_experts is None:
             num_experts = len(self.route_labels)
@@ -41,7 +41,8 @@ class _MoEEncoder:
                              f"expert, but num_experts is {num_experts}")
         self.num_experts, self.routed = num_experts, router == "supervised"
         self.gates, self.smoe_layers = moe_ffns(
-            self.encoders, self.FFN_ATTRS, num_experts, smoe_layers, router, top_k, "encoder"
+            self.encoders, self.FFN_ATTRS, num_experts, smoe_layers, router, top_k, "encoder",
+            shared_units,
         )
 
     def forward(self, xs_pad, ilens, *args, **kwargs):
@@ -81,6 +82,8 @@ class MoETransformerEncoder(_MoEEncoder, TransformerEncoder):
         router: ``supervised`` (S-MoE, one expert per utterance) or ``learned`` (per-token gate).
         top_k: Experts per token of the learned gate.
         route_labels: The ``utt2bw`` classes, position = expert id (default ``[wb, nb]``).
+        shared_units: Hidden units of each S-MoE FFN that every route shares (0: none); the
+            experts hold the other ``linear_units - shared_units``.
         **kwargs: Every other ``TransformerEncoder`` argument, unchanged.
     """
 
@@ -95,10 +98,11 @@ class MoETransformerEncoder(_MoEEncoder, TransformerEncoder):
         router: str = "supervised",
         top_k: int = 1,
         route_labels: Optional[List[str]] = None,
+        shared_units: int = 0,
         **kwargs,
     ):
         super().__init__(input_size, **kwargs)
-        self._make_moe(num_experts, smoe_layers, router, top_k, route_labels)
+        self._make_moe(num_experts, smoe_layers, router, top_k, route_labels, shared_units)
 
 
 class MoEConformerEncoder(_MoEEncoder, ConformerEncoder):
@@ -118,7 +122,8 @@ class MoEConformerEncoder(_MoEEncoder, ConformerEncoder):
         router: str = "supervised",
         top_k: int = 1,
         route_labels: Optional[List[str]] = None,
+        shared_units: int = 0,
         **kwargs,
     ):
         super().__init__(input_size, **kwargs)
-        self._make_moe(num_experts, smoe_layers, router, top_k, route_labels)
+        self._make_moe(num_experts, smoe_layers, router, top_k, route_labels, shared_units)

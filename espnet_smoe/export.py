@@ -77,7 +77,7 @@ def keep_expert(stack: torch.nn.Module, expert: int) -> None:
     for name, module in list(stack.named_modules()):
         if isinstance(module, SMoEFeedForward):
             parent, _, attr = name.rpartition(".")
-            setattr(stack.get_submodule(parent), attr, module.experts[expert])
+            setattr(stack.get_submodule(parent), attr, module.dense(expert))
 
 
 def stock_config(config: dict) -> dict:

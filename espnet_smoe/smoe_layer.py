@@ -25,10 +25,16 @@ class SMoEFeedForward(Experts):
     view per expert; one left unsorted (a decoding step, whose rows are few) is gathered and
     scattered per expert.
 
+    With ``shared_units`` the layer is a dense FFN of ``hidden_units`` whose first
+    ``shared_units`` hidden units every route shares and whose others are per route: a shared
+    FFN plus a routed expert of ``hidden_units - shared_units``, their outputs summed. A route
+    then costs what the dense FFN costs, and a dense FFN's weights split into the two exactly.
+
     Args:
-        idim, hidden_units, dropout_rate, activation: Each expert's, as :class:`Experts`.
+        idim, hidden_units, dropout_rate, activation: As the dense FFN's.
         num_experts: N.
         stack: ``encoder`` or ``decoder``: whose route the layer reads.
+        shared_units: Hidden units shared by every route (0: none, each expert is the whole FFN).
     """
 
     def __init__(
@@ -39,12 +45,22 @@ class SMoEFeedForward(Experts):
         num_experts: int,
         stack: str,
         activation: torch.nn.Module = torch.nn.ReLU(),
+        shared_units: int = 0,
     ):
-        super().__init__(num_experts, idim, hidden_units, dropout_rate, activation)
+        if not 0 <= shared_units < hidden_units:
+            raise ValueError(f"shared_units must lie in [0, hidden_units={hidden_units}), "
+                             f"got {shared_units}")
+        super().__init__(num_experts, idim, hidden_units - shared_units, dropout_rate, activation)
         self.stack = stack
+        self.shared = (PositionwiseFeedForward(idim, shared_units, dropout_rate, activation)
+                       if shared_units else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); row b goes through the expert its route names."""
+        routed = self._routed(x)
+        return routed if self.shared is None else self.shared(x) + routed
+
+    def _routed(self, x: torch.Tensor) -> torch.Tensor:
         route = active_route(self.stack)
         if route is None:
             if len(self.experts) == 1:
@@ -70,6 +86,42 @@ class SMoEFeedForward(Experts):
             # rows: (B_e,) -> x_e: (B_e, T, D)
             out.index_copy_(0, rows, self.experts[expert](x.index_select(0, rows)))
         return out
+
+    def dense(self, expert: int) -> PositionwiseFeedForward:
+        """The dense FFN this layer computes on the route to ``expert`` (for export): the expert
+        itself, or with shared units, the shared FFN and the expert joined into one."""
+        if self.shared is None:
+            return self.experts[expert]
+        shared, own = self.shared, self.experts[expert]
+        ffn = PositionwiseFeedForward(own.w_1.in_features, shared.w_1.out_features
+                                      + own.w_1.out_features, own.dropout.p, own.activation)
+        with torch.no_grad():
+            ffn.w_1.weight.copy_(torch.cat([shared.w_1.weight, own.w_1.weight]))
+            ffn.w_1.bias.copy_(torch.cat([shared.w_1.bias, own.w_1.bias]))
+            ffn.w_2.weight.copy_(torch.cat([shared.w_2.weight, own.w_2.weight], dim=1))
+            ffn.w_2.bias.copy_(shared.w_2.bias + own.w_2.bias)
+        return ffn.to(own.w_1.weight)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """With shared units, a dense FFN's weights split: its first ``shared_units`` hidden
+        units (and its output bias) to the shared FFN, the rest to every expert (output bias
+        zero), so the layer computes the dense function on every route."""
+        dense = prefix + "w_1.weight"
+        if self.shared is not None and dense in state_dict:
+            n = self.shared.w_1.out_features
+            w_1, b_1 = state_dict.pop(dense), state_dict.pop(prefix + "w_1.bias")
+            w_2, b_2 = state_dict.pop(prefix + "w_2.weight"), state_dict.pop(prefix + "w_2.bias")
+            state_dict.update({
+                f"{prefix}shared.w_1.weight": w_1[:n], f"{prefix}shared.w_1.bias": b_1[:n],
+                f"{prefix}shared.w_2.weight": w_2[:, :n], f"{prefix}shared.w_2.bias": b_2,
+            })
+            for e in range(len(self.experts)):
+                state_dict.update({
+                    f"{prefix}experts.{e}.w_1.weight": w_1[n:], f"{prefix}experts.{e}.w_1.bias": b_1[n:],
+                    f"{prefix}experts.{e}.w_2.weight": w_2[:, n:],
+                    f"{prefix}experts.{e}.w_2.bias": torch.zeros_like(b_2),
+                })
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def inactive_parameters(self, expert: int) -> int:
         """Parameters an utterance routed to ``expert`` leaves unused: the other experts'."""
@@ -115,20 +167,26 @@ def moe_ffns(
     router: str,
     top_k: int,
     stack: str,
+    shared_units: int = 0,
 ) -> Tuple[Optional[GateRecord], List[int]]:
     """Make the FFNs of a stack mixtures of ``num_experts`` experts shaped like the dense ones.
 
     ``router`` is ``supervised`` (S-MoE: one expert per utterance, read from the ``stack``'s
     active route) or ``learned`` (a per-token top-``top_k`` gate per layer, logging into the
-    returned :class:`~espnet_smoe.learned_moe.GateRecord`). Returns (gates, layers changed).
+    returned :class:`~espnet_smoe.learned_moe.GateRecord`). ``shared_units`` of each S-MoE FFN's
+    hidden units are shared by every route (see :class:`SMoEFeedForward`). Returns (gates,
+    layers changed).
     """
     if router == "supervised":
         gates = None
 
         def make(dense):
-            return SMoEFeedForward(*_shape(dense), num_experts, stack, dense.activation)
+            return SMoEFeedForward(*_shape(dense), num_experts, stack, dense.activation,
+                                   shared_units)
 
     elif router == "learned":
+        if shared_units:
+            raise ValueError("shared_units is an option of the supervised router (S-MoE)")
         gates = GateRecord(num_experts, top_k)
 
         def make(dense):

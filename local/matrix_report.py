@@ -40,7 +40,9 @@ METRICS = PAPER + FINER
 LOWER_IS_BETTER = ("wer", "cer")
 NAMES = {"base": "Base (hard sharing)", "dec_ffnx2": "DecFFNx2", "dec_smoe": "DecS-MoE",
          "dec_smoe_kind": "DecS-MoE per task kind", "encdec_smoe": "EncDecS-MoE",
-         "learned_moe": "Learned-gate MoE"}
+         "learned_moe": "Learned-gate MoE", "encdec_smoe_upper": "EncDecS-MoE, upper encoder",
+         "encdec_smoe_lower": "EncDecS-MoE, lower encoder",
+         "encdec_smoe_shared": "EncDecS-MoE, shared + routed units"}
 
 
 def get_args():

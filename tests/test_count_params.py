@@ -69,3 +69,19 @@ def test_per_task_routes_count_one_expert_per_target_language():
     ffn = 2 * 128 * 512 + 512 + 128  # one decoder expert of one block
     assert counts["dec_smoe"]["total"] - counts["dec_smoe_kind"]["total"] == 2 * 3 * ffn
     assert counts["dec_smoe"]["active"] == counts["dec_smoe_kind"]["active"]
+
+
+def test_encoder_remedies_share_one_budget():
+    """The remedies of issue 16 (routed upper or lower half, shared + routed units) hold the
+    same parameters (up to the output biases the shared units add), and each route of each is
+    Base's size (shared units: one more output bias per FFN)."""
+    counts = {name: count(build_model(REPO / f"conf/mini/{name}.yaml", None, 500))
+              for name in ("base", "encdec_smoe_upper", "encdec_smoe_lower", "encdec_smoe_shared")}
+    base = counts.pop("base")["total"]
+    assert counts["encdec_smoe_upper"]["total"] == counts["encdec_smoe_lower"]["total"]
+    assert 0 < counts["encdec_smoe_shared"]["total"] - counts["encdec_smoe_upper"]["total"] < 6 * 2 * 128
+    ffn = 2 * 128 * 512 + 512 + 128
+    assert counts["encdec_smoe_upper"]["total"] - base > 3 * ffn  # 3 encoder + 3 decoder experts
+    for name, c in counts.items():
+        extra = 6 * 128 if name.endswith("shared") else 0
+        assert set(c["active"].values()) == {base - c["ctc"] + extra}, name

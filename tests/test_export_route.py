@@ -19,7 +19,7 @@ from test_model import build
 ROUTES = [("nb", "asr", ASR), ("wb", "<st_eng>", ST)]  # (bandwidth, --task, guiding token id)
 ENCODER_OPTIONS = {"transformer": [], "conformer": ["--encoder_conf", "macaron_style=true"]}
 SMOE_ONLY = {"num_experts", "smoe_layers", "router", "top_k", "route_tokens", "route_offset",
-             "default_expert", "sos_symbol", "moe_aux_weight"}
+             "default_expert", "sos_symbol", "moe_aux_weight", "route_labels", "shared_units"}
 
 
 def write_exp(root, *options):
@@ -107,6 +107,23 @@ def test_outputs_equal_the_smoe_model_on_its_route(exported, bandwidth, task, to
     assert torch.equal(enc, smoe_enc) and torch.equal(dec, smoe_dec)
     other = "wb" if bandwidth == "nb" else "nb"
     assert not torch.equal(enc, outputs(smoe, speech, ys, other)[0])  # the route matters
+
+
+def test_shared_units_export_as_one_dense_ffn_per_route(tmp_path):
+    """With shared units, a route's FFN is the shared part and its expert joined: the export is
+    still the dense base, and computes what the S-MoE model computes on that route."""
+    shared = ["--encoder_conf", "shared_units=12", "--decoder_conf", "shared_units=12"]
+    smoe, exp = write_exp(tmp_path, "--encoder", "smoe_transformer", "--decoder",
+                          "smoe_transformer", *shared)
+    out = export(exp, tmp_path / "dense", "--bandwidth", "nb", "--task", "asr")
+    dense_base, _ = build(tmp_path, "--model", "espnet", "--encoder", "transformer", "--decoder",
+                          "transformer")
+    assert size(load(out)) == size(dense_base)
+    speech, ys = torch.randn(2, 4000), prefixed([ASR, ASR])
+    enc, dec = outputs(load(out), speech, ys)
+    smoe_enc, smoe_dec = outputs(smoe, speech, ys, "nb")
+    torch.testing.assert_close(enc, smoe_enc)  # one matmul against two summed: rounding only
+    torch.testing.assert_close(dec, smoe_dec)
 
 
 CHILD = """

@@ -186,3 +186,52 @@ def test_inactive_parameters_are_the_other_experts_own():
     size = [sum(p.numel() for p in expert.parameters()) for expert in ffn.experts]
     assert [ffn.inactive_parameters(e) for e in range(3)] == [
         size[1] + size[2], size[0] + size[2], size[0] + size[1]]
+
+
+def shared_layer(n: int = 2, shared: int = 6) -> SMoEFeedForward:
+    return SMoEFeedForward(8, 16, 0.0, n, "encoder", shared_units=shared).eval()
+
+
+def test_shared_units_split_a_dense_ffn_exactly():
+    """A dense FFN of 16 hidden units = a shared FFN of its first 6 + an expert of the other 10:
+    loaded from the dense weights, every route computes the dense function."""
+    dense = PositionwiseFeedForward(8, 16, 0.0).eval()
+    ffn = shared_layer()
+    ffn.load_state_dict(dense.state_dict())  # strict
+    assert ffn.shared.w_1.out_features == 6 and ffn.experts[0].w_1.out_features == 10
+    x = torch.randn(3, 4, 8)
+    for route in ([0, 0, 0], [1, 1, 1], [1, 0, 1]):
+        with routed(route, 2):
+            torch.testing.assert_close(ffn(x), dense(x))
+
+
+def test_shared_units_are_shared_and_the_rest_is_routed():
+    ffn, x = shared_layer(), torch.randn(2, 3, 8, requires_grad=True)
+    with routed([1, 1], 2):
+        ffn(x).sum().backward()
+    assert all(p.grad is not None for p in ffn.shared.parameters())
+    assert all(p.grad is None for p in ffn.experts[0].parameters())
+    with torch.no_grad():
+        y = ffn.shared(x) + ffn.experts[1](x)
+        with routed([1, 1], 2):
+            torch.testing.assert_close(ffn(x), y, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("shared", [0, 6])
+def test_the_dense_ffn_of_a_route_computes_that_route(shared):
+    ffn, x = shared_layer(shared=shared), torch.randn(2, 5, 8)
+    dense = [ffn.dense(e) for e in range(2)]
+    assert all(type(d) is PositionwiseFeedForward and d.w_1.out_features == 16 for d in dense)
+    for e in range(2):
+        with routed([e, e], 2):
+            torch.testing.assert_close(dense[e](x), ffn(x))
+    dense_size = sum(p.numel() for p in PositionwiseFeedForward(8, 16, 0.0).parameters())
+    active = sum(p.numel() for p in ffn.parameters()) - ffn.inactive_parameters(0)
+    assert active == dense_size + (8 if shared else 0)  # the expert's and the shared output bias
+
+
+@pytest.mark.parametrize("shared, router, match", [(16, "supervised", r"\[0, hidden_units=16\)"),
+                                                    (4, "learned", "supervised router")])
+def test_shared_units_must_leave_experts_units_and_need_supervised_routing(shared, router, match):
+    with pytest.raises(ValueError, match=match):
+        moe_ffns([Block()], ["feed_forward"], 2, None, router, 1, "encoder", shared)
