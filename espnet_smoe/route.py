@@ -50,6 +50,16 @@ class Route:
     num_experts: int
     device: Optional[torch.device] = None
     permutation: Optional[Tuple[int, ...]] = field(default=None, compare=False)
+    # derived from the above once, here: every S-MoE FFN of the forward reads them
+    counts: Tuple[int, ...] = field(init=False, compare=False, repr=False)  # rows per expert (N,)
+    blocks: List[Tuple[int, int]] = field(init=False, compare=False, repr=False)  # (expert, rows)
+    in_order: bool = field(init=False, compare=False, repr=False)  # each expert's rows one block
+
+    def __post_init__(self):
+        counts = tuple(map(self.experts.count, range(self.num_experts)))
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "blocks", [(e, c) for e, c in enumerate(counts) if c])
+        object.__setattr__(self, "in_order", list(self.experts) == sorted(self.experts))
 
     @classmethod
     def of(
@@ -74,7 +84,7 @@ class Route:
                 )
             ids, device = ids.tolist(), ids.device
         ids = tuple(ids)
-        if any(not 0 <= e < num_experts for e in ids):
+        if ids and (min(ids) < 0 or max(ids) >= num_experts):
             raise ValueError(f"{stack} route ids must lie in [0, {num_experts}), got {list(ids)}")
         perm = _PERMUTED[stack].get()
         if perm is not None:
@@ -85,21 +95,6 @@ class Route:
 
     def __len__(self) -> int:
         return len(self.experts)
-
-    @cached_property
-    def counts(self) -> Tuple[int, ...]:
-        """Rows per expert (N,)."""
-        return tuple(self.experts.count(e) for e in range(self.num_experts))
-
-    @cached_property
-    def in_order(self) -> bool:
-        """Each expert's rows already form one block (ids non-decreasing)."""
-        return all(a <= b for a, b in zip(self.experts, self.experts[1:]))
-
-    @cached_property
-    def blocks(self) -> List[Tuple[int, int]]:
-        """(expert, rows) of each used expert, in batch order once the batch is in order."""
-        return [(e, c) for e, c in enumerate(self.counts) if c > 0]
 
     @cached_property
     def rows(self) -> List[Tuple[int, torch.Tensor]]:
@@ -123,14 +118,25 @@ class Route:
         ids = tuple(sorted(self.experts))
         return Route(self.stack, ids, self.num_experts, self.device, self.permutation), order
 
-    @contextmanager
-    def active(self) -> Iterator["Route"]:
+    def active(self) -> "_Active":
         """Make this the route the stack's S-MoE FFNs read, for the ``with`` block."""
-        token = _ACTIVE[self.stack].set(self)
-        try:
-            yield self
-        finally:
-            _ACTIVE[self.stack].reset(token)
+        return _Active(self)
+
+
+class _Active:
+    """``with route.active():`` (a class, not a generator: it runs at every decoding step)."""
+
+    __slots__ = ("route", "token")
+
+    def __init__(self, route: Route):
+        self.route = route
+
+    def __enter__(self) -> Route:
+        self.token = _ACTIVE[self.route.stack].set(self.route)
+        return self.route
+
+    def __exit__(self, *exc) -> None:
+        _ACTIVE[self.route.stack].reset(self.token)
 
 
 def is_routed(stack: torch.nn.Module) -> bool:

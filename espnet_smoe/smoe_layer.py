@@ -51,41 +51,37 @@ class SMoEFeedForward(Experts):
             raise ValueError(f"shared_units must lie in [0, hidden_units={hidden_units}), "
                              f"got {shared_units}")
         super().__init__(num_experts, idim, hidden_units - shared_units, dropout_rate, activation)
-        self.stack = stack
+        self.stack, self.num_experts = stack, num_experts
         self.shared = (PositionwiseFeedForward(idim, shared_units, dropout_rate, activation)
                        if shared_units else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); row b goes through the expert its route names."""
-        routed = self._routed(x)
-        return routed if self.shared is None else self.shared(x) + routed
-
-    def _routed(self, x: torch.Tensor) -> torch.Tensor:
         route = active_route(self.stack)
         if route is None:
-            if len(self.experts) == 1:
-                return self.experts[0](x)
+            if self.num_experts > 1:
+                raise RuntimeError(
+                    f"S-MoE FFN of the {self.stack} called without a route: bind one with "
+                    f"`with Route.of('{self.stack}', ids, n).active():` (the S-MoE model does "
+                    "this from the bandwidth input and the decoder prefix)"
+                )
+            y = self.experts[0](x)
+        elif route.num_experts != self.num_experts or len(route.experts) != x.size(0):
             raise RuntimeError(
-                f"S-MoE FFN of the {self.stack} called without a route: bind one with "
-                f"`with Route.of('{self.stack}', ids, n).active():` (the S-MoE model does this "
-                "from the bandwidth input and the decoder prefix)"
+                f"{self.stack} route of {len(route.experts)} rows over {route.num_experts} "
+                f"experts met a batch of {x.size(0)} rows and {self.num_experts} experts"
             )
-        if len(route) != x.size(0) or route.num_experts != len(self.experts):
-            raise RuntimeError(
-                f"{self.stack} route of {len(route)} rows over {route.num_experts} experts "
-                f"met a batch of {x.size(0)} rows and {len(self.experts)} experts"
-            )
-        blocks = route.blocks
-        if len(blocks) == 1:  # the whole batch to one expert: no gather, no scatter
-            return self.experts[blocks[0][0]](x)
-        if route.in_order:  # one view per expert, one cat
+        elif len(blocks := route.blocks) == 1:  # the whole batch to one expert: no gather/scatter
+            y = self.experts[blocks[0][0]](x)
+        elif route.in_order:  # one view per expert, one cat
             parts = x.split([n for _, n in blocks])
-            return torch.cat([self.experts[e](part) for (e, _), part in zip(blocks, parts)])
-        out = x.new_empty(x.shape)
-        for expert, rows in route.rows:
-            # rows: (B_e,) -> x_e: (B_e, T, D)
-            out.index_copy_(0, rows, self.experts[expert](x.index_select(0, rows)))
-        return out
+            y = torch.cat([self.experts[e](part) for (e, _), part in zip(blocks, parts)])
+        else:
+            y = x.new_empty(x.shape)
+            for expert, rows in route.rows:
+                # rows: (B_e,) -> x_e: (B_e, T, D)
+                y.index_copy_(0, rows, self.experts[expert](x.index_select(0, rows)))
+        return y if self.shared is None else self.shared(x) + y
 
     def dense(self, expert: int) -> PositionwiseFeedForward:
         """The dense FFN this layer computes on the route to ``expert`` (for export): the expert
