@@ -26,7 +26,8 @@ from typeguard import typechecked
 from espnet_smoe.bandwidth import WB_RATE, bandwidth_id, by_rate, detect
 from espnet_smoe.batch_beam_search import BatchedBeamSearch
 from espnet_smoe.beam_search import FrameBoundedBatchBeamSearch, FrameBoundedBeamSearch, frame_bound
-from espnet_smoe.multitask import ASR, PREFIX_LENGTH, is_lang_token, is_task_token, task_token
+from espnet_smoe.multitask import (ASR, PREFIX_LENGTH, decoder_prefix, is_lang_token, is_task_token,
+                                   task_token)
 from espnet_smoe.padding import conv_lengths
 from espnet_smoe.route import is_routed, permuted
 from espnet_smoe.tasks import SMoES2TTask
@@ -264,11 +265,11 @@ class Speech2Text:
 
     def prefix(self, lang_sym: Optional[str], task_sym: Optional[str]) -> List[int]:
         """The forced decoder prefix ``<sos> <lang> <task>``."""
-        return [
+        return decoder_prefix(
             self.model.sos,
             self._symbol_id(lang_sym or self.lang_sym, "lang_sym"),
             self._symbol_id(task_sym or self.task_sym, "task_sym"),
-        ]
+        )
 
     def route(self, bandwidth: Optional[str], batch_size: int = 1) -> Optional[torch.Tensor]:
         """The encoder route (B,) for a bandwidth label, or None when given none."""

@@ -99,6 +99,11 @@ def describe(task: str) -> str:
     return "transcribe" if target is None else f"translate into {target}"
 
 
+def decoder_prefix(sos: int, lang: int, task: int) -> List[int]:
+    """The prefix forced at decoding, ``<sos> <src_lang> <task>`` (ids; PREFIX_LENGTH long)."""
+    return [sos, lang, task]
+
+
 def special_tokens(src_lang: str, tgt_langs: Sequence[str]) -> List[str]:
     """Language and task tokens, for the token list (they stay atomic under BBPE)."""
     langs = list(dict.fromkeys([src_lang, *tgt_langs]))
