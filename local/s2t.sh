@@ -28,7 +28,9 @@
 #    --stop_stage 7 on every node with the same --num_nodes and --master_addr (node 0's host)
 #    and its own --node_rank (torchrun's static rendezvous; exp/ on a shared file system)
 #  8 decoding of every test set x task (--nj jobs); --route_ablation "encoder decoder" also
-#    decodes with those stacks' S-MoE routes swapped (each to the other expert)
+#    decodes with those stacks' S-MoE routes swapped (each to the other expert), --bw_flips
+#    "0.1 0.5" with those fractions of the bandwidth labels flipped (the same utterances at
+#    every level, nested; local/label_noise.py draws the curves)
 #  9 scoring: WER and CER / BLEU, chrF and TER / RTF per bandwidth -> exp/<tag>/RESULTS.md,
 #    results.json; with --cascade_mt also the cascade (the asr transcripts through that text
 #    translator, task cascade_st_<l>), the baseline end-to-end translation has to beat; for a learned-gate model also its expert usage per test set and task
@@ -91,6 +93,7 @@ inference_config=""          # decoding YAML, e.g. conf/decode.yaml
 inference_model=valid.acc.ave.pth  # checkpoint of exp/<tag> to decode and pack
 inference_args=""
 route_ablation=""            # S-MoE stacks to also decode with swapped routes: encoder decoder
+bw_flips=""                  # label noise: also decode with these fractions of bandwidth labels flipped, e.g. "0.1 0.5 1"
 cascade_mt=""                # text translator ({tgt}: target language) for the cascade baseline of stage 9
 # Hub
 hf_repo=""                   # Hugging Face Hub model repository org/name (named by the card; stage 11)
@@ -290,13 +293,19 @@ inference_tag=decode_$(basename "${inference_config:-default}" .yaml)_$(basename
 if todo 8; then
     log "Stage 8: decoding ${eval_sets}x (${tasks}) with ${nj} jobs -> ${exp}/${inference_tag}"
     trained_or_die ${exp}/config.yaml ${exp}/${inference_model}
-    for swap in none ${route_ablation}; do
-        out=${exp}/${inference_tag}$([ ${swap} = none ] || echo _swap_${swap})
-        [ ${swap} = none ] || log "routing ablation: ${swap} routes swapped -> ${out}"
+    # as trained, each routing ablation (swap_<stack>), each label-noise level (flip<p>)
+    for condition in none ${route_ablation} $(for p in ${bw_flips}; do echo flip${p}; done); do
+        case ${condition} in
+        none) out=${exp}/${inference_tag}; route_opts="--swap_routes none" ;;
+        flip*) out=${exp}/${inference_tag}_${condition}; route_opts="--bw_flip ${condition#flip}"
+               log "label noise: ${condition#flip} of the bandwidth labels flipped -> ${out}" ;;
+        *) out=${exp}/${inference_tag}_swap_${condition}; route_opts="--swap_routes ${condition}"
+           log "routing ablation: ${condition} routes swapped -> ${out}" ;;
+        esac
         ${python} "${root}/local/decode.py" --nj ${nj} --ngpu $((ngpu > 0 ? 1 : 0)) \
             $(for s in ${eval_sets}; do echo --data ${dump}/${s}; done) \
             $(for task in ${tasks}; do echo --task_sym "<${task}>"; done) \
-            --lang_sym "<${src_lang}>" --swap_routes ${swap} ${job_opts} \
+            --lang_sym "<${src_lang}>" ${route_opts} ${job_opts} \
             --s2t_train_config ${exp}/config.yaml --s2t_model_file ${exp}/${inference_model} \
             --output_dir ${out} ${inference_config:+--config ${inference_config}} ${inference_args}
     done
@@ -312,6 +321,7 @@ if todo 9; then
     fi
     ${python} "${root}/local/score.py" --decode_dir ${exp}/${inference_tag} --dump ${dump} \
         --test_sets ${eval_sets} --tasks ${score_tasks} --out ${exp} --swap_routes ${route_ablation} \
+        --bw_flips ${bw_flips} \
         --cascade_mt "${cascade_mt}"
     if grep -q "router: learned" ${exp}/config.yaml; then
         log "learned gates: expert usage per test set and task -> ${exp}/expert_usage.md"

@@ -10,7 +10,8 @@ decoding real-time factor (``timing.json`` of stage 8). A set with several refer
 (``text.<l>.1``, ...) is scored against all of them. ``cascade_st_<l>`` tasks (local/cascade.py:
 the asr transcripts through a text translator) are scored like ``st_<l>``. With ``--swap_routes`` the routing
 ablation's decodes (``<decode_dir>_swap_<stack>``) are scored too, as rows whose ``routes`` say
-which stack was sent to the wrong expert. A hypothesis missing for any reference utterance, or one
+which stack was sent to the wrong expert; with ``--bw_flips`` the label-noise decodes
+(``<decode_dir>_flip<p>``), as rows ``flip<p>``. A hypothesis missing for any reference utterance, or one
 for an utterance without a reference, is an error, never skipped. RESULTS.md also counts, per test
 set, the utterances stage 2 left out (``<dump>/<set>/skipped``: unusable audio, not scored) and
 those too short to decode (``too_short`` of stage 8: empty hypotheses, scored as such). A test
@@ -53,6 +54,9 @@ def get_args():
                         help="the text translator of the cascade_st_<l> tasks (local/cascade.py), for the notes")
     parser.add_argument("--swap_routes", nargs="*", default=[],
                         help="also score <decode_dir>_swap_<stack> for these stacks")
+    parser.add_argument("--bw_flips", nargs="*", default=[],
+                        help="also score <decode_dir>_flip<p>, decoded with that fraction of the "
+                        "bandwidth labels flipped")
     return parser.parse_args()
 
 
@@ -361,7 +365,7 @@ def markdown(rows, signatures, decode_dir, cascade_mt="", by_channel=(), env=Non
               "(jiwer alignment). TER: sacrebleu's translation edit rate, lower is better. "
               "RTF: decoding seconds per second of audio (model loading excluded). routes: "
               "`trained` = as trained; `swap_<stack>` = that stack's S-MoE route deliberately sent "
-              "to the other expert."]
+              "to the other expert; `flip<p>` = that fraction of the bandwidth labels flipped."]
     if cascade_mt:
         lines.append(f"cascade_st_<l>: the asr transcripts translated by `{cascade_mt}` "
                      "(local/cascade.py), scored against the st_<l> references.")
@@ -379,7 +383,8 @@ def main():
     args = get_args()
     rows, signatures = [], {}
     conditions = [("trained", args.decode_dir)] + [
-        (f"swap_{stack}", Path(f"{args.decode_dir}_swap_{stack}")) for stack in args.swap_routes]
+        (f"swap_{stack}", Path(f"{args.decode_dir}_swap_{stack}")) for stack in args.swap_routes] + [
+        (f"flip{p}", Path(f"{args.decode_dir}_flip{p}")) for p in args.bw_flips]
     for routes, decode_dir in conditions:
         for test_set in args.test_sets:
             for task in args.tasks:

@@ -277,3 +277,16 @@ def test_the_channel_table_shows_the_models_translation_not_the_cascades(tmp_pat
     assert gsm["bleu"] < 10
     line = [l for l in score.channel_table(rows) if "codec=gsm" in l][0]
     assert f"| {gsm['bleu']:.2f} |" in line
+
+
+def test_label_noise_decodes_are_scored_as_their_own_rows(tmp_path, monkeypatch):
+    """--bw_flips p scores <decode_dir>_flip<p> beside the trained decode, as rows flip<p>."""
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2 adiós"])
+    write(tmp_path / "decode_flip0.5/test_nb/asr/1best_recog/text_nospecial", ["u1 hola", "u2 no"])
+    monkeypatch.setattr(sys, "argv", ["score.py", "--decode_dir", str(decode), "--dump", str(dump),
+                                      "--test_sets", "test_nb", "--tasks", "asr",
+                                      "--out", str(tmp_path / "exp"), "--bw_flips", "0.5"])
+    score.main()
+    rows = json.loads((tmp_path / "exp/results.json").read_text())["results"]
+    assert [(r["routes"], r["wer"]) for r in rows] == [("trained", 0.0), ("flip0.5", 50.0)]
+    assert "|flip0.5/test_nb/asr|" in (tmp_path / "exp/RESULTS.md").read_text().replace(" ", "")

@@ -1,0 +1,54 @@
+"""local/label_noise.py: the label-noise curves from stage 9's rows."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("label_noise", REPO / "local/label_noise.py")
+label_noise = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(label_noise)
+
+
+def row(routes, test_set, task, **scores):
+    return dict(routes=routes, test_set=test_set, task=task, bandwidth=test_set.rsplit("_", 1)[1],
+                **scores)
+
+
+ROWS = [
+    row("trained", "test_nb", "asr", wer=60.0), row("trained", "test_wb", "asr", wer=50.0),
+    row("trained", "test_ood_nb", "asr", wer=70.0),
+    row("trained", "test_nb", "st_eng", bleu=3.0), row("trained", "test_nb", "st_cat", bleu=5.0),
+    row("trained", "test_nb", "cascade_st_eng", bleu=9.0),  # the cascade: not the model's noise
+    row("swap_encoder", "test_nb", "asr", wer=99.0),  # an ablation, not a noise level
+    row("flip0.5", "test_nb", "asr", wer=80.0), row("flip0.5", "test_ood_nb", "asr", wer=90.0),
+    row("flip0.5", "test_nb", "st_eng", bleu=1.0), row("flip1", "test_wb", "asr", wer=75.0),
+]
+
+
+def test_the_curve_averages_sets_and_targets_per_bandwidth_and_level():
+    points = label_noise.curve(ROWS)
+    assert list(points) == [0.0, 0.5, 1.0]
+    assert points[0.0] == {"wer_nb": 65.0, "wer_wb": 50.0, "bleu_nb": 4.0}
+    assert points[0.5] == {"wer_nb": 85.0, "bleu_nb": 1.0} and points[1.0] == {"wer_wb": 75.0}
+
+
+def test_results_without_flipped_decodes_are_an_error():
+    with pytest.raises(ValueError, match="--bw_flips"):
+        label_noise.curve([r for r in ROWS if not r["routes"].startswith("flip")])
+
+
+def test_the_report_has_a_table_and_a_plot_per_model(tmp_path):
+    exp = tmp_path / "encdec_smoe_seed1"
+    exp.mkdir()
+    (exp / "results.json").write_text(json.dumps({"results": ROWS}))
+    subprocess.run([sys.executable, str(REPO / "local/label_noise.py"), "--exp", str(exp),
+                    "--out", str(tmp_path / "out")], check=True, capture_output=True, cwd=REPO)
+    report = (tmp_path / "out/label_noise.md").read_text()
+    assert "### encdec_smoe_seed1" in report
+    assert "| 0.5 | 85.00 | – | 1.00 | – |" in report  # WER NB, WER WB, BLEU NB, BLEU WB
+    assert (tmp_path / "out/label_noise.png").stat().st_size > 0
