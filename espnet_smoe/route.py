@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -52,13 +52,13 @@ class Route:
     permutation: Optional[Tuple[int, ...]] = field(default=None, compare=False)
     # derived from the above once, here: every S-MoE FFN of the forward reads them
     counts: Tuple[int, ...] = field(init=False, compare=False, repr=False)  # rows per expert (N,)
-    blocks: List[Tuple[int, int]] = field(init=False, compare=False, repr=False)  # (expert, rows)
+    blocks: Tuple[Tuple[int, int], ...] = field(init=False, compare=False, repr=False)  # (expert, rows)
     in_order: bool = field(init=False, compare=False, repr=False)  # each expert's rows one block
 
     def __post_init__(self):
         counts = tuple(map(self.experts.count, range(self.num_experts)))
         object.__setattr__(self, "counts", counts)
-        object.__setattr__(self, "blocks", [(e, c) for e, c in enumerate(counts) if c])
+        object.__setattr__(self, "blocks", tuple((e, c) for e, c in enumerate(counts) if c))
         object.__setattr__(self, "in_order", list(self.experts) == sorted(self.experts))
 
     @classmethod
@@ -97,11 +97,11 @@ class Route:
         return len(self.experts)
 
     @cached_property
-    def rows(self) -> List[Tuple[int, torch.Tensor]]:
+    def rows(self) -> Tuple[Tuple[int, torch.Tensor], ...]:
         """(expert, its row indices (B_e,)) of each used expert: for a batch left unsorted."""
         order = sorted(range(len(self)), key=self.experts.__getitem__)  # stable
         index = torch.tensor(order, device=self.device).split([c for _, c in self.blocks])
-        return [(e, idx) for (e, _), idx in zip(self.blocks, index)]
+        return tuple((e, idx) for (e, _), idx in zip(self.blocks, index))
 
     def sort(self) -> Tuple["Route", Optional[torch.Tensor]]:
         """(the route of the reordered batch, the order (B,) to reorder it by ``x[order]``);

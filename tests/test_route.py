@@ -12,7 +12,7 @@ def test_a_route_counts_and_blocks_its_experts():
     route = Route.of("encoder", torch.tensor([1, 0, 1, 2]), 4)
     assert route.experts == (1, 0, 1, 2) and len(route) == 4
     assert route.counts == (1, 2, 1, 0)
-    assert route.blocks == [(0, 1), (1, 2), (2, 1)] and not route.in_order
+    assert route.blocks == ((0, 1), (1, 2), (2, 1)) and not route.in_order
     assert [(e, rows.tolist()) for e, rows in route.rows] == [(0, [1]), (1, [0, 2]), (2, [3])]
 
 
