@@ -22,7 +22,7 @@ from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 from typeguard import typechecked
 
-from espnet_smoe.bandwidth import bandwidth_id, route_labels
+from espnet_smoe.bandwidth import route_labels
 from espnet_smoe.route import active_route, unsort
 from espnet_smoe.smoe_layer import moe_ffns
 
@@ -66,10 +66,6 @@ class _MoEEncoder:
             valid = ~make_pad_mask(out[1], maxlen=logits[0].size(1)).to(logits[0].device)
             self.gates.summarise(logits, valid)
         return out
-
-    def expert_of(self, label: str) -> int:
-        """The expert a bandwidth label (``wb``, ``nb``, or one of ``route_labels``) routes to."""
-        return bandwidth_id(label, "for this encoder", self.route_labels)
 
 
 class MoETransformerEncoder(_MoEEncoder, TransformerEncoder):

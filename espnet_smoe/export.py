@@ -52,15 +52,15 @@ def route_experts(model, bandwidth: Optional[str], task: Optional[str]) -> Dict[
                              "per token, so no fixed route exists to export")
         if not is_routed(stack):
             continue
-        experts[name] = (_bandwidth_expert(stack, bandwidth) if name == "encoder"
+        experts[name] = (_bandwidth_expert(model, bandwidth) if name == "encoder"
                          else _task_expert(stack, task))
     return experts
 
 
-def _bandwidth_expert(encoder, bandwidth: Optional[str]) -> int:
+def _bandwidth_expert(model, bandwidth: Optional[str]) -> int:
     if bandwidth is None:
-        raise ValueError(f"the encoder is routed by bandwidth: give one of {encoder.route_labels}")
-    return encoder.expert_of(bandwidth)
+        raise ValueError(f"the encoder is routed by bandwidth: give one of {model.bandwidth_labels}")
+    return model.bandwidth_expert(bandwidth)
 
 
 def _task_expert(decoder, task: Optional[str]) -> int:

@@ -23,7 +23,7 @@ from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.text.token_id_converter import TokenIDConverter
 from typeguard import typechecked
 
-from espnet_smoe.bandwidth import WB_RATE, bandwidth_id, by_rate, detect
+from espnet_smoe.bandwidth import WB_RATE, by_rate, detect
 from espnet_smoe.batch_beam_search import BatchedBeamSearch
 from espnet_smoe.beam_search import FrameBoundedBatchBeamSearch, FrameBoundedBeamSearch, frame_bound
 from espnet_smoe.multitask import (ASR, PREFIX_LENGTH, decoder_prefix, is_lang_token, is_task_token,
@@ -276,7 +276,7 @@ class Speech2Text:
         label = bandwidth or self.bandwidth
         if label is None:
             return None
-        expert = bandwidth_id(label, labels=self.model.bandwidth_labels)
+        expert = self.model.bandwidth_expert(label)
         return torch.full((batch_size,), expert, dtype=torch.long, device=self.device)
 
     def pick_bandwidth(
@@ -287,8 +287,7 @@ class Speech2Text:
         :func:`~espnet_smoe.bandwidth.detect` above; else (None, None)."""
         bandwidth = bandwidth or self.bandwidth
         if bandwidth not in (None, "auto"):
-            labels = self.model.bandwidth_labels
-            return labels[bandwidth_id(bandwidth, labels=labels)], "given"
+            return self.model.bandwidth_labels[self.model.bandwidth_expert(bandwidth)], "given"
         if bandwidth is None and not is_routed(self.model.encoder):
             return None, None
         return (by_rate(fs), "rate") if by_rate(fs) else (detect(speech, fs), "detected")
@@ -370,8 +369,7 @@ class Speech2Text:
             picked = [self.pick_bandwidth(row, fs, None) for row in rows]
             labels = [label for label, _ in picked]
             route = None if None in labels else torch.tensor(
-                [bandwidth_id(label, labels=self.model.bandwidth_labels) for label in labels],
-                device=self.device)
+                [self.model.bandwidth_expert(label) for label in labels], device=self.device)
         else:
             picked = [(self.model.bandwidth_labels[int(e)], "given") for e in route.tolist()]
         rows = [resample(row, fs, self.fs) for row in rows]

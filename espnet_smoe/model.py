@@ -16,7 +16,7 @@ import torch
 from espnet2.s2t.espnet_model import ESPnetS2TModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 
-from espnet_smoe.bandwidth import BANDWIDTHS
+from espnet_smoe.bandwidth import BANDWIDTHS, bandwidth_id
 from espnet_smoe.padding import own_length_subsampling, per_utterance_feats
 from espnet_smoe.route import Route, is_routed
 
@@ -100,6 +100,11 @@ class SMoES2TModel(ESPnetS2TModel):
     def bandwidth_labels(self) -> Tuple[str, ...]:
         """The ``utt2bw`` classes, position = encoder expert id (``wb``, ``nb`` by default)."""
         return getattr(self.encoder, "route_labels", BANDWIDTHS)
+
+    def bandwidth_expert(self, label: str) -> int:
+        """The encoder expert of a bandwidth label (``wb``, ``nb``, or one of the encoder's
+        ``route_labels``); a clear error naming the classes for any other."""
+        return bandwidth_id(label, "for this model", self.bandwidth_labels)
 
     def encoder_route(self, bandwidth: Optional[torch.Tensor], batch_size: int) -> Optional[Route]:
         """The encoder's route from ``bandwidth`` (B, 1) expert ids; None for an encoder that

@@ -38,7 +38,7 @@ from espnet2.utils import config_argparse
 from espnet2.utils.types import str2triple_str, str_or_none
 from tqdm import tqdm
 
-from espnet_smoe.bandwidth import bandwidth_id, mislabelled, other_bandwidth
+from espnet_smoe.bandwidth import mislabelled, other_bandwidth
 from espnet_smoe.inference import SWAPS, Speech2Text
 from espnet_smoe.waveform import resample
 from espnet_smoe.tasks import SMoES2TTask
@@ -141,8 +141,7 @@ def decode(s2t: Speech2Text, batch, prefix):
     one utterance, the batched one for more; an error names the batch's utterances."""
     keys, rows, labels = zip(*batch)
     route = None if None in labels else torch.tensor(
-        [bandwidth_id(label, labels=s2t.model.bandwidth_labels) for label in labels],
-        device=s2t.device)
+        [s2t.model.bandwidth_expert(label) for label in labels], device=s2t.device)
     try:
         if len(rows) == 1:
             return [s2t.decode(rows[0], route, prefix)]
