@@ -8,7 +8,9 @@ translation target) against the fraction p of flipped labels, per bandwidth, as 
 that bandwidth (and over targets for BLEU). p = 1 sends every utterance to the other bandwidth's
 experts, as the routing ablation ``swap_encoder`` does; flips are drawn per utterance by a hash
 (:func:`espnet_smoe.bandwidth.mislabelled`), so those flipped at p are among those flipped at any
-larger p.
+larger p. A model also decoded with ``--bw_auto`` (rows ``auto``: routed by detected bandwidth)
+gets that point too, placed at the fraction of utterances detection routed against their label:
+what routing without labels costs, on the same axis as wrong labels.
 
 Usage:
     python local/label_noise.py --exp exp/matrix/encdec_smoe_seed1 --out exp/label_noise
@@ -18,7 +20,7 @@ import argparse
 import json
 import statistics
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import matplotlib
 
@@ -45,24 +47,44 @@ def noise_level(routes: str) -> "float | None":
     return float(routes[len("flip"):]) if routes.startswith("flip") else None
 
 
+def means(rows: List[dict]) -> Dict[str, float]:
+    """Mean WER (transcription) and BLEU (translation) per bandwidth over ``rows``, without the
+    cascade's (not the model's own translations)."""
+    values: Dict[str, List[float]] = {}
+    for row in rows:
+        if not row["task"].startswith(CASCADE):
+            metric = "wer" if row["task"] == ASR else "bleu"
+            values.setdefault(f"{metric}_{row['bandwidth']}", []).append(row[metric])
+    return {key: statistics.mean(vals) for key, vals in sorted(values.items())}
+
+
 def curve(results: List[dict]) -> Curve:
     """Mean WER and BLEU per bandwidth at each noise level of one model's results rows."""
-    values: Dict[Tuple[float, str], List[float]] = {}
-    for row in results:
-        p = noise_level(row["routes"])
-        if p is None or row["task"].startswith(CASCADE):
-            continue
-        metric = "wer" if row["task"] == ASR else "bleu"
-        values.setdefault((p, f"{metric}_{row['bandwidth']}"), []).append(row[metric])
-    if not any(p > 0 for p, _ in values):
+    levels = sorted({p for p in map(noise_level, (r["routes"] for r in results)) if p is not None})
+    if not any(p > 0 for p in levels):
         raise ValueError("no flip<p> rows: decode with --bw_flips (stage 8) and score them (stage 9)")
-    out: Curve = {}
-    for (p, key), vals in sorted(values.items()):
-        out.setdefault(p, {})[key] = statistics.mean(vals)
+    return {p: means([r for r in results if noise_level(r["routes"]) == p]) for p in levels}
+
+
+def detection(results: List[dict]) -> Dict[str, Dict[str, float]]:
+    """Per bandwidth, the rows routed by detection (``auto``): their mean scores and the fraction
+    of the utterances routed against their label (from the transcription rows' ``bw_disagree``);
+    empty without ``auto`` rows."""
+    auto = [r for r in results if r["routes"] == "auto"]
+    out = {}
+    for bw in BANDWIDTHS:
+        asr = [r for r in auto if r["bandwidth"] == bw and r["task"] == ASR]
+        if not asr:
+            continue
+        if any(r["bw_disagree"] is None for r in asr):
+            raise ValueError(f"rows 'auto' of {bw} lack bw_disagree: rescore them with local/score.py")
+        wrong = sum(r["bw_disagree"] for r in asr) / sum(r["utterances"] for r in asr)
+        scores = means([r for r in auto if r["bandwidth"] == bw])
+        out[bw] = {"mislabelled": wrong, **{k: v for k, v in scores.items() if k.endswith(bw)}}
     return out
 
 
-def table(name: str, points: Curve) -> List[str]:
+def table(name: str, points: Curve, detected: Dict[str, Dict[str, float]]) -> List[str]:
     keys = [f"{m}_{bw}" for m in ("wer", "bleu") for bw in reversed(BANDWIDTHS)]
     lines = [f"### {name}", "", "| flipped labels | " + " | ".join(k.replace("_", " ").upper()
                                                                        for k in keys) + " |",
@@ -70,17 +92,27 @@ def table(name: str, points: Curve) -> List[str]:
     for p, scores in points.items():
         lines.append(f"| {p:g} | " + " | ".join(f"{scores[k]:.2f}" if k in scores else "–"
                                                  for k in keys) + " |")
+    if detected:
+        merged = {k: v for d in detected.values() for k, v in d.items() if k != "mislabelled"}
+        rates = ", ".join(f"{bw.upper()} {d['mislabelled']:.3f}" for bw, d in detected.items())
+        lines.append(f"| detected ({rates}) | " + " | ".join(
+            f"{merged[k]:.2f}" if k in merged else "–" for k in keys) + " |")
     return lines + [""]
 
 
-def plot(curves: Dict[str, Curve], path: Path) -> None:
+def plot(curves: Dict[str, Curve], detected: Dict[str, Dict[str, Dict[str, float]]],
+         path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric, label in zip(axes, ("wer", "bleu"), ("WER (%) ↓", "BLEU ↑")):
         for name, points in curves.items():
             for bw, style in zip(BANDWIDTHS, ("-o", "--s")):
                 ps = [p for p, s in points.items() if f"{metric}_{bw}" in s]
-                ax.plot(ps, [points[p][f"{metric}_{bw}"] for p in ps], style,
-                        label=f"{name} {bw.upper()}")
+                line, = ax.plot(ps, [points[p][f"{metric}_{bw}"] for p in ps], style,
+                                label=f"{name} {bw.upper()}")
+                point = detected[name].get(bw, {})
+                if f"{metric}_{bw}" in point:
+                    ax.plot([point["mislabelled"]], [point[f"{metric}_{bw}"]], "*", ms=13,
+                            color=line.get_color(), label=f"{name} {bw.upper()} detected")
         ax.set_xlabel("fraction of bandwidth labels flipped")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -92,20 +124,23 @@ def plot(curves: Dict[str, Curve], path: Path) -> None:
 
 def main():
     args = get_args()
-    curves = {}
+    curves, detected = {}, {}
     for exp in args.exp:
         results = json.loads((exp / "results.json").read_text(encoding="utf-8"))["results"]
-        curves[exp.name] = curve(results)
+        curves[exp.name], detected[exp.name] = curve(results), detection(results)
     args.out.mkdir(parents=True, exist_ok=True)
     lines = ["# Label noise: scores against the fraction of flipped bandwidth labels", "",
              "Means over the test sets of each bandwidth (BLEU: and over translation targets). "
-             "0 = the labels as given; 1 = every utterance through the other bandwidth's experts.",
-             ""]
+             "0 = the labels as given; 1 = every utterance through the other bandwidth's experts. "
+             "detected: routed by each utterance's detected bandwidth instead of its label, in "
+             "brackets the fraction routed against the label (the star in the plot).", ""]
     for name, points in curves.items():
-        lines += table(name, points)
+        lines += table(name, points, detected[name])
     (args.out / "label_noise.md").write_text("\n".join(lines), encoding="utf-8")
-    (args.out / "label_noise.json").write_text(json.dumps(curves, indent=2) + "\n", encoding="utf-8")
-    plot(curves, args.out / "label_noise.png")
+    (args.out / "label_noise.json").write_text(
+        json.dumps({name: {"curve": curves[name], "detected": detected[name]} for name in curves},
+                   indent=2) + "\n", encoding="utf-8")
+    plot(curves, detected, args.out / "label_noise.png")
     print("\n".join(lines))
 
 

@@ -5,12 +5,16 @@ Reads, for every variant and seed, ``exp/matrix/<variant>_seed<seed>/`` (``resul
 stage 9, ``checkpoint.pth`` for the training time, ``config.yaml``, ``expert_usage.json`` for
 learned gates) and writes ``exp/matrix/RESULTS.md``, ``results.json`` and ``matrix.png``:
 
+A variant is reported over those of ``--seeds`` it has runs for (DecFFNx2 may have seed 1 only
+where Base has 1-3); the seeds missing are named on stderr and each table row says its seeds.
+
 1. WER and BLEU per bandwidth (mean over seeds, ± standard deviation with several seeds), the
    relative change against ``base`` (WER: relative reduction, BLEU: relative gain, both in %,
    positive = better), total and active parameters, decoding real-time factor, training time;
    then CER and chrF the same way, the finer measures for models far from converged.
 2. Significance against ``base``: each difference with its paired-bootstrap p-value over the
-   test utterances, seeds pooled (local/significance.py).
+   test utterances, the seeds both have pooled (local/significance.py); then each seed's
+   difference on its own, to show whether the sign holds from seed to seed.
 3. The routing ablation: the same scores with an S-MoE stack sent to the wrong expert.
 4. The learned gates' expert usage: do they find the bandwidth / task split by themselves?
 
@@ -42,7 +46,10 @@ NAMES = {"base": "Base (hard sharing)", "dec_ffnx2": "DecFFNx2", "dec_smoe": "De
          "dec_smoe_kind": "DecS-MoE per task kind", "encdec_smoe": "EncDecS-MoE",
          "learned_moe": "Learned-gate MoE", "encdec_smoe_upper": "EncDecS-MoE, upper encoder",
          "encdec_smoe_lower": "EncDecS-MoE, lower encoder",
-         "encdec_smoe_shared": "EncDecS-MoE, shared + routed units"}
+         "encdec_smoe_shared": "EncDecS-MoE, shared + routed units",
+         "encdec_smoe_upcycled": "EncDecS-MoE, upcycled from Base",
+         "encdec_smoe_both": "EncDecS-MoE, training audio in both bandwidths",
+         "encdec_smoe_trainflip0.1": "EncDecS-MoE, 10 % of training labels flipped"}
 
 
 def get_args():
@@ -54,6 +61,8 @@ def get_args():
     parser.add_argument("--baseline", default="base")
     parser.add_argument("--dump", type=Path, default=Path("dump/raw"),
                         help="the test sets' data dirs (references, utt2bw)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where RESULTS.md, results.json and matrix.png go (default: --exp)")
     return parser.parse_args()
 
 
@@ -82,17 +91,30 @@ def train_seconds(run: Path) -> float:
     return statistics.median(times) * len(times)
 
 
+def seeds_run(exp: Path, variant: str, seeds: List[str]) -> List[str]:
+    """Those of ``seeds`` the variant has scored runs for; the others named on stderr, and none
+    at all an error."""
+    done = [seed for seed in seeds if (exp / f"{variant}_seed{seed}/results.json").is_file()]
+    missing = [seed for seed in seeds if seed not in done]
+    if not done:
+        sys.exit(f"{exp}/{variant}_seed{{{','.join(seeds)}}}/results.json are missing: run the "
+                 f"matrix's stages 7-9 for {variant}")
+    if missing:
+        print(f"{variant}: no scored run for seed(s) {' '.join(missing)} ({exp}/{variant}_seed<s>/"
+              f"results.json); reported over seed(s) {' '.join(done)}", file=sys.stderr)
+    return done
+
+
 def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
     runs = []
-    for seed in seeds:
+    for seed in seeds_run(exp, variant, seeds):
         run = exp / f"{variant}_seed{seed}"
-        if not (run / "results.json").is_file():
-            sys.exit(f"{run}/results.json is missing: run the matrix's stages 7-9 for {variant}")
         rows = json.loads((run / "results.json").read_text())["results"]
         runs.append({"seed": seed, "rows": rows, "dir": run, "train_seconds": train_seconds(run),
                      "decode_dir": Path(json.loads((run / "results.json").read_text())["decode_dir"])})
     per_seed = [scores(r["rows"], "trained") for r in runs]
-    result = {"per_seed": [{"seed": r["seed"], "train_seconds": round(r["train_seconds"], 1), **s}
+    result = {"seeds": [r["seed"] for r in runs],
+              "per_seed": [{"seed": r["seed"], "train_seconds": round(r["train_seconds"], 1), **s}
                            for r, s in zip(runs, per_seed)],
               "scores": {k: mean_std([s[k] for s in per_seed]) for k in per_seed[0]}}
     rtfs = [r["rtf"] for run in runs for r in run["rows"] if r["routes"] == "trained" and r.get("rtf")]
@@ -115,9 +137,10 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
 
 
 def pooled(runs: List[Dict], dump: Path, metric: str, bw: str):
-    """References and hypotheses of every test set in bandwidth ``bw`` for ``metric``'s task,
-    every seed's concatenated in seed order."""
-    refs, hyps = [], []
+    """References, hypotheses and utterance names (``<test set>/<utt>``, the bootstrap's unit)
+    of every test set in bandwidth ``bw`` for ``metric``'s task, every seed's concatenated in seed
+    order."""
+    refs, hyps, names = [], [], []
     for run in runs:
         for row in run["rows"]:
             task = row["task"]
@@ -130,24 +153,43 @@ def pooled(runs: List[Dict], dump: Path, metric: str, bw: str):
             keys = sorted(k for k in ref if labels[k] == bw)
             refs += [ref[k] for k in keys]
             hyps += [hyp[k] for k in keys]
-    return refs, hyps
+            names += [f"{row['test_set']}/{k}" for k in keys]
+    return refs, hyps, names
 
 
 def significance(results: Dict, baseline: str, dump: Path):
-    """Each variant's difference from the baseline and its p-value, per metric and bandwidth."""
-    base_runs = results[baseline]["runs"]
+    """Each variant's difference from the baseline and its p-value, per metric and bandwidth,
+    over the seeds both were run with (seed s paired with seed s)."""
     for variant, res in results.items():
         if variant == baseline:
             continue
-        res["significance"] = {}
+        common = [s for s in res["seeds"] if s in results[baseline]["seeds"]]
+        if not common:
+            print(f"{variant}: no seed in common with {baseline}: no significance test", file=sys.stderr)
+            continue
+        base_runs = [r for r in results[baseline]["runs"] if r["seed"] in common]
+        runs = [r for r in res["runs"] if r["seed"] in common]
+        res["significance"], res["paired_seeds"] = {}, common
         for metric, bw in METRICS:
-            refs, base = pooled(base_runs, dump, metric, bw)
-            _, hyps = pooled(res["runs"], dump, metric, bw)
-            if not refs or len(hyps) != len(base):
+            refs, base, names = pooled(base_runs, dump, metric, bw)
+            _, hyps, variant_names = pooled(runs, dump, metric, bw)
+            if not refs:
                 continue
+            if variant_names != names:
+                sys.exit(f"{variant} and {baseline} were scored on different {bw} utterances for "
+                         f"{metric} (seeds {' '.join(common)}): rescore both on the same test sets")
             res["significance"][f"{metric}_{bw}"] = (
-                paired_error_rate(refs, base, hyps, UNITS[metric]) if metric in UNITS
-                else paired_corpus_metric(refs, base, hyps, metric))
+                paired_error_rate(refs, base, hyps, UNITS[metric], groups=names) if metric in UNITS
+                else paired_corpus_metric(refs, base, hyps, metric, groups=names))
+
+
+def seed_deltas(results: Dict, baseline: str) -> Dict[str, List[Dict]]:
+    """Per variant, each seed's difference variant − baseline (same seed) in the paper's scores."""
+    base = {s["seed"]: s for s in results[baseline]["per_seed"]}
+    return {variant: [{"seed": s["seed"], **{k: round(s[k] - base[s["seed"]][k], 2)
+                                             for k in keys_of(PAPER) if k in s and k in base[s["seed"]]}}
+                      for s in res["per_seed"] if s["seed"] in base]
+            for variant, res in results.items() if variant != baseline}
 
 
 def relative(results: Dict, baseline: str):
@@ -197,14 +239,14 @@ def markdown(results: Dict, args) -> str:
     lines = [f"# Experiment matrix ({args.conf}, seeds {' '.join(args.seeds)})", "",
              "## 1. Scores, parameters and cost", "",
              "| variant | " + " | ".join(heads) + " | " + " | ".join(f"Δ{h} %" for h in heads)
-             + " | params total | active (w/o CTC) | decode RTF | train min |",
-             "|---|" + "---:|" * 12]
+             + " | params total | active (w/o CTC) | decode RTF | train min | seeds |",
+             "|---|" + "---:|" * 13]
     for row, (v, res) in zip(score_rows(results, PAPER, args.baseline), results.items()):
         p = res["params"]
         active = f"{(p['active_min']) / 1e6:.2f}M" + (
             "" if p["active_min"] == p["active_max"] else f"–{p['active_max'] / 1e6:.2f}M")
         lines.append(row + f" {p['total'] / 1e6:.2f}M | {active} | {res['rtf'] or '—'} "
-                     f"| {res['train_minutes']} |")
+                     f"| {res['train_minutes']} | {', '.join(res['seeds'])} |")
     lines += ["", "WER in %, lower is better; BLEU higher is better. Δ: relative change against "
               f"{NAMES.get(args.baseline, args.baseline)}, positive = better (WER: relative reduction, "
               "BLEU: relative gain). Active parameters: one utterance's, without the CTC head "
@@ -222,15 +264,26 @@ def markdown(results: Dict, args) -> str:
     if tested:
         sig_keys = [k for k in keys if any(k in r["significance"] for r in tested.values())]
         lines += [f"## 2. Against {NAMES.get(args.baseline, args.baseline)}: difference (p-value)", "",
-                  "| variant | " + " | ".join(f"Δ{h}" for h, k in zip(heads, keys) if k in sig_keys) + " |",
-                  "|---|" + "---:|" * len(sig_keys)]
+                  "| variant | " + " | ".join(f"Δ{h}" for h, k in zip(heads, keys) if k in sig_keys)
+                  + " | seeds |", "|---|" + "---:|" * (len(sig_keys) + 1)]
         for v, res in tested.items():
             cells = [f"{res['significance'][k]['delta']:+.2f} ({res['significance'][k]['p_value']:.3f})"
                      if k in res["significance"] else "—" for k in sig_keys]
-            lines.append(f"| {NAMES.get(v, v)} | " + " | ".join(cells) + " |")
-        lines += ["", "Absolute difference variant − baseline over the pooled seeds; in brackets the "
-                  "two-sided p-value of a paired bootstrap over test utterances (1,000 resamples; "
-                  "BLEU and chrF: sacrebleu's). p < 0.05: unlikely to be chance.", ""]
+            lines.append(f"| {NAMES.get(v, v)} | " + " | ".join(cells) + f" | {', '.join(res['paired_seeds'])} |")
+        lines += ["", "Absolute difference variant − baseline over the pooled seeds both were run with "
+                  "(seed s against seed s), scored over all test utterances of that bandwidth together (so it "
+                  "can differ slightly from the difference of table 1's means over test sets); in brackets the two-sided p-value of a paired bootstrap over "
+                  "test utterances, each drawn with all its seeds (1,000 resamples; BLEU and chrF on "
+                  "sacrebleu's statistics). p < 0.05: unlikely to be chance in the test set; how much "
+                  "training varies from seed to seed is what the per-seed differences below show.", ""]
+        deltas = seed_deltas(results, args.baseline)
+        lines += ["| variant | seed | " + " | ".join(f"Δ{h}" for h in heading(PAPER)) + " |",
+                  "|---|---:|" + "---:|" * len(PAPER)]
+        for v, per_seed in deltas.items():
+            for d in per_seed:
+                lines.append(f"| {NAMES.get(v, v)} | {d['seed']} | "
+                             + " | ".join(f"{d[k]:+.2f}" if k in d else "—" for k in keys_of(PAPER)) + " |")
+        lines += ["", "Each seed's difference variant − baseline (the baseline's run with the same seed).", ""]
     ablated = {v: r for v, r in results.items() if r["ablation"]}
     if ablated:
         lines += ["## 3. Routing ablation: the S-MoE route deliberately wrong", "",
@@ -300,13 +353,14 @@ def main():
     significance(results, args.baseline, args.dump)
     for res in results.values():
         del res["runs"]  # paths and per-utterance rows: not for results.json
-    args.exp.mkdir(parents=True, exist_ok=True)
-    (args.exp / "RESULTS.md").write_text(markdown(results, args), encoding="utf-8")
+    out = args.out or args.exp
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "RESULTS.md").write_text(markdown(results, args), encoding="utf-8")
     summary = {"conf": str(args.conf), "seeds": args.seeds, "baseline": args.baseline,
-               "variants": results}
-    (args.exp / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    plot(results, args.exp / "matrix.png")
-    print((args.exp / "RESULTS.md").read_text(encoding="utf-8"))
+               "variants": results, "seed_deltas": seed_deltas(results, args.baseline)}
+    (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    plot(results, out / "matrix.png")
+    print((out / "RESULTS.md").read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

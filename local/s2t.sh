@@ -30,7 +30,8 @@
 #  8 decoding of every test set x task (--nj jobs); --route_ablation "encoder decoder" also
 #    decodes with those stacks' S-MoE routes swapped (each to the other expert), --bw_flips
 #    "0.1 0.5" with those fractions of the bandwidth labels flipped (the same utterances at
-#    every level, nested; local/label_noise.py draws the curves)
+#    every level, nested; local/label_noise.py draws the curves), --bw_auto true routed by
+#    each utterance's detected bandwidth instead of its label
 #  9 scoring: WER and CER / BLEU, chrF and TER / RTF per bandwidth -> exp/<tag>/RESULTS.md,
 #    results.json; with --cascade_mt also the cascade (the asr transcripts through that text
 #    translator, task cascade_st_<l>), the baseline end-to-end translation has to beat; for a learned-gate model also its expert usage per test set and task
@@ -94,6 +95,7 @@ inference_model=valid.acc.ave.pth  # checkpoint of exp/<tag> to decode and pack
 inference_args=""
 route_ablation=""            # S-MoE stacks to also decode with swapped routes: encoder decoder
 bw_flips=""                  # label noise: also decode with these fractions of bandwidth labels flipped, e.g. "0.1 0.5 1"
+bw_auto=false                # also decode routed by each utterance's detected bandwidth instead of its label
 cascade_mt=""                # text translator ({tgt}: target language) for the cascade baseline of stage 9
 # Hub
 hf_repo=""                   # Hugging Face Hub model repository org/name (named by the card; stage 11)
@@ -293,12 +295,15 @@ inference_tag=decode_$(basename "${inference_config:-default}" .yaml)_$(basename
 if todo 8; then
     log "Stage 8: decoding ${eval_sets}x (${tasks}) with ${nj} jobs -> ${exp}/${inference_tag}"
     trained_or_die ${exp}/config.yaml ${exp}/${inference_model}
-    # as trained, each routing ablation (swap_<stack>), each label-noise level (flip<p>)
-    for condition in none ${route_ablation} $(for p in ${bw_flips}; do echo flip${p}; done); do
+    # as trained, each routing ablation (swap_<stack>), each label-noise level (flip<p>), detection (auto)
+    for condition in none ${route_ablation} $(for p in ${bw_flips}; do echo flip${p}; done) \
+            $([ "${bw_auto}" = true ] && echo auto); do
         case ${condition} in
         none) out=${exp}/${inference_tag}; route_opts="--swap_routes none" ;;
         flip*) out=${exp}/${inference_tag}_${condition}; route_opts="--bw_flip ${condition#flip}"
                log "label noise: ${condition#flip} of the bandwidth labels flipped -> ${out}" ;;
+        auto) out=${exp}/${inference_tag}_auto; route_opts="--bandwidth auto"
+              log "routed by detected bandwidth, not utt2bw -> ${out}" ;;
         *) out=${exp}/${inference_tag}_swap_${condition}; route_opts="--swap_routes ${condition}"
            log "routing ablation: ${condition} routes swapped -> ${out}" ;;
         esac
@@ -321,7 +326,7 @@ if todo 9; then
     fi
     ${python} "${root}/local/score.py" --decode_dir ${exp}/${inference_tag} --dump ${dump} \
         --test_sets ${eval_sets} --tasks ${score_tasks} --out ${exp} --swap_routes ${route_ablation} \
-        --bw_flips ${bw_flips} \
+        --bw_flips ${bw_flips} $([ "${bw_auto}" = true ] && echo --bw_auto) \
         --cascade_mt "${cascade_mt}"
     if grep -q "router: learned" ${exp}/config.yaml; then
         log "learned gates: expert usage per test set and task -> ${exp}/expert_usage.md"

@@ -11,7 +11,8 @@ decoding real-time factor (``timing.json`` of stage 8). A set with several refer
 the asr transcripts through a text translator) are scored like ``st_<l>``. With ``--swap_routes`` the routing
 ablation's decodes (``<decode_dir>_swap_<stack>``) are scored too, as rows whose ``routes`` say
 which stack was sent to the wrong expert; with ``--bw_flips`` the label-noise decodes
-(``<decode_dir>_flip<p>``), as rows ``flip<p>``. A hypothesis missing for any reference utterance, or one
+(``<decode_dir>_flip<p>``), as rows ``flip<p>``; with ``--bw_auto`` the decode routed by detected
+bandwidth (``<decode_dir>_auto``), as rows ``auto``. A hypothesis missing for any reference utterance, or one
 for an utterance without a reference, is an error, never skipped. RESULTS.md also counts, per test
 set, the utterances stage 2 left out (``<dump>/<set>/skipped``: unusable audio, not scored) and
 those too short to decode (``too_short`` of stage 8: empty hypotheses, scored as such). A test
@@ -57,6 +58,8 @@ def get_args():
     parser.add_argument("--bw_flips", nargs="*", default=[],
                         help="also score <decode_dir>_flip<p>, decoded with that fraction of the "
                         "bandwidth labels flipped")
+    parser.add_argument("--bw_auto", action="store_true",
+                        help="also score <decode_dir>_auto, routed by each utterance's detected bandwidth")
     return parser.parse_args()
 
 
@@ -144,14 +147,15 @@ def score_set(dump: Path, decode: Path, test_set: str, task: str, routes: str = 
     timing = decode / test_set / task / "timing.json"
     too_short = read_table(decode / test_set / task / "too_short") if (
         decode / test_set / task / "too_short").is_file() else None
-    rerouted = count_lines(decode / test_set / task / "bw_disagree")
+    disagree = decode / test_set / task / "bw_disagree"
+    rerouted = read_table(disagree) if disagree.is_file() else None
     rows, signatures = [], None
     for bw in sorted(set(labels.values()), key=lambda b: (b != "wb", b)):
         keys = sorted(k for k in refs if labels[k] == bw)
         row = {"test_set": test_set, "task": task, "bandwidth": bw, "routes": routes,
                "utterances": len(keys), "skipped": count_lines(dump / test_set / "skipped"),
                "too_short": None if too_short is None else sum(k in too_short for k in keys),
-               "bw_disagree": rerouted,
+               "bw_disagree": None if rerouted is None else sum(k in rerouted for k in keys),
                "rtf": json.loads(timing.read_text())["rtf"] if timing.is_file() else None}
         row.update(scores(task, [[ref[k] for k in keys] for ref in streams], [hyps[k] for k in keys]))
         signatures = row.pop("signatures", None)
@@ -255,7 +259,9 @@ def data_notes(rows) -> list:
     for r in rows:
         if r["routes"] == "trained":
             key = (r["test_set"], r["task"])
-            skipped, short, rerouted = sets.get(key, (r["skipped"] or 0, 0, r["bw_disagree"]))
+            skipped, short, rerouted = sets.get(key, (r["skipped"] or 0, 0, None))
+            if r["bw_disagree"] is not None:
+                rerouted = (rerouted or 0) + r["bw_disagree"]
             sets[key] = skipped, short + (r["too_short"] or 0), rerouted
     notes = [f"- {test_set} {task}: {skipped} utterances left out at data preparation (unusable "
              f"audio, listed in `{test_set}/skipped`, not scored); {short} too short to decode "
@@ -365,7 +371,8 @@ def markdown(rows, signatures, decode_dir, cascade_mt="", by_channel=(), env=Non
               "(jiwer alignment). TER: sacrebleu's translation edit rate, lower is better. "
               "RTF: decoding seconds per second of audio (model loading excluded). routes: "
               "`trained` = as trained; `swap_<stack>` = that stack's S-MoE route deliberately sent "
-              "to the other expert; `flip<p>` = that fraction of the bandwidth labels flipped."]
+              "to the other expert; `flip<p>` = that fraction of the bandwidth labels flipped; `auto` = "
+              "routed by detected bandwidth, not the labels."]
     if cascade_mt:
         lines.append(f"cascade_st_<l>: the asr transcripts translated by `{cascade_mt}` "
                      "(local/cascade.py), scored against the st_<l> references.")
@@ -384,7 +391,8 @@ def main():
     rows, signatures = [], {}
     conditions = [("trained", args.decode_dir)] + [
         (f"swap_{stack}", Path(f"{args.decode_dir}_swap_{stack}")) for stack in args.swap_routes] + [
-        (f"flip{p}", Path(f"{args.decode_dir}_flip{p}")) for p in args.bw_flips]
+        (f"flip{p}", Path(f"{args.decode_dir}_flip{p}")) for p in args.bw_flips] + (
+        [("auto", Path(f"{args.decode_dir}_auto"))] if args.bw_auto else [])
     for routes, decode_dir in conditions:
         for test_set in args.test_sets:
             for task in args.tasks:

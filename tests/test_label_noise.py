@@ -42,13 +42,30 @@ def test_results_without_flipped_decodes_are_an_error():
         label_noise.curve([r for r in ROWS if not r["routes"].startswith("flip")])
 
 
+AUTO = [  # routed by detection: 1 of the 4 NB utterances against its label, no WB one
+    row("auto", "test_nb", "asr", wer=62.0, utterances=2, bw_disagree=1),
+    row("auto", "test_ood_nb", "asr", wer=72.0, utterances=2, bw_disagree=0),
+    row("auto", "test_nb", "st_eng", bleu=2.0, utterances=2, bw_disagree=1),
+    row("auto", "test_wb", "asr", wer=50.0, utterances=3, bw_disagree=0),
+]
+
+
+def test_detection_routing_is_a_point_at_its_measured_mislabel_rate():
+    assert label_noise.detection(ROWS) == {}
+    assert label_noise.detection(ROWS + AUTO) == {
+        "wb": {"mislabelled": 0.0, "wer_wb": 50.0},
+        "nb": {"mislabelled": 0.25, "wer_nb": 67.0, "bleu_nb": 2.0}}
+    assert 0.5 not in label_noise.curve(AUTO + ROWS[:1] + ROWS[-1:])  # not a noise level
+
+
 def test_the_report_has_a_table_and_a_plot_per_model(tmp_path):
     exp = tmp_path / "encdec_smoe_seed1"
     exp.mkdir()
-    (exp / "results.json").write_text(json.dumps({"results": ROWS}))
+    (exp / "results.json").write_text(json.dumps({"results": ROWS + AUTO}))
     subprocess.run([sys.executable, str(REPO / "local/label_noise.py"), "--exp", str(exp),
                     "--out", str(tmp_path / "out")], check=True, capture_output=True, cwd=REPO)
     report = (tmp_path / "out/label_noise.md").read_text()
     assert "### encdec_smoe_seed1" in report
     assert "| 0.5 | 85.00 | – | 1.00 | – |" in report  # WER NB, WER WB, BLEU NB, BLEU WB
+    assert "| detected (WB 0.000, NB 0.250) | 67.00 | 50.00 | 2.00 | – |" in report
     assert (tmp_path / "out/label_noise.png").stat().st_size > 0

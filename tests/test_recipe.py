@@ -226,18 +226,23 @@ def test_decoding_does_not_depend_on_nj(smoke_run):
 
 def test_label_noise_levels_decode_and_score_beside_the_trained_routes(smoke_run):
     """--bw_flips p decodes once more with that fraction of the bandwidth labels flipped and
-    scores it as rows flip<p> (issue 16's label-noise curves)."""
+    scores it as rows flip<p> (issue 16's label-noise curves); --bw_auto true once more routed by
+    detection, as rows auto."""
     recipe, _ = smoke_run
     shutil.copytree(recipe / "exp/s2t_dec_smoe", recipe / "exp/s2t_flips",
                     ignore=shutil.ignore_patterns("decode_*"))
-    proc = run(recipe, "--stage", "8", "--stop_stage", "9", "--tag", "s2t_flips", "--bw_flips", "1")
+    proc = run(recipe, "--stage", "8", "--stop_stage", "9", "--tag", "s2t_flips", "--bw_flips", "1",
+               "--bw_auto", "true")
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads((recipe / "exp/s2t_flips/results.json").read_text())["results"]
-    assert {r["routes"] for r in rows} == {"trained", "flip1"}
-    assert {(r["test_set"], r["task"]) for r in rows if r["routes"] == "flip1"} == {
-        (r["test_set"], r["task"]) for r in rows if r["routes"] == "trained" and "cascade" not in r["task"]}
+    assert {r["routes"] for r in rows} == {"trained", "flip1", "auto"}
+    for routes in ("flip1", "auto"):
+        assert {(r["test_set"], r["task"]) for r in rows if r["routes"] == routes} == {
+            (r["test_set"], r["task"]) for r in rows if r["routes"] == "trained" and "cascade" not in r["task"]}
     (routed,) = (recipe / "exp/s2t_flips").glob("decode_*_flip1/test_nb/asr/bandwidth")
     assert {line.split(maxsplit=1)[1] for line in routed.read_text().splitlines()} == {"wb utt2bw+flipped"}
+    (detected,) = (recipe / "exp/s2t_flips").glob("decode_*_auto/test_nb/asr/bandwidth")
+    assert {line.split()[2] for line in detected.read_text().splitlines()} == {"detected"}
 
 
 def test_failed_training_fails_the_recipe_and_its_model_is_not_decoded(smoke_run):

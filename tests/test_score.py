@@ -90,6 +90,18 @@ def test_utterances_routed_against_their_labels_are_counted(tmp_path):
     assert "1 routed otherwise than their utt2bw says" in score.markdown([row], {}, decode)
 
 
+def test_routing_disagreements_are_counted_per_bandwidth(tmp_path):
+    """In a native set, each bandwidth's row counts its own utterances routed against their
+    label (once every row got the whole set's count, so the notes and the detection point of the
+    label-noise curve were wrong)."""
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
+    write(dump / "test_nb/utt2bw", ["u1 wb", "u2 nb"])
+    write(decode / "test_nb/asr/bw_disagree", ["u2 detected=wb utt2bw=nb"])
+    rows, _ = score.score_set(dump, decode, "test_nb", "asr")
+    assert [(r["bandwidth"], r["bw_disagree"]) for r in rows] == [("wb", 0), ("nb", 1)]
+    assert "1 routed otherwise than their utt2bw says" in score.markdown(rows, {}, decode)
+
+
 def test_telephone_test_sets_are_also_scored_per_codec_and_noise(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
     write(dump / "test_nb/utt2channel", ["u1 codec=gsm band=300-3400 eq=1000:+1.0 peak=-3.0 noise=pink@25.0dB",
@@ -290,3 +302,16 @@ def test_label_noise_decodes_are_scored_as_their_own_rows(tmp_path, monkeypatch)
     rows = json.loads((tmp_path / "exp/results.json").read_text())["results"]
     assert [(r["routes"], r["wer"]) for r in rows] == [("trained", 0.0), ("flip0.5", 50.0)]
     assert "|flip0.5/test_nb/asr|" in (tmp_path / "exp/RESULTS.md").read_text().replace(" ", "")
+
+
+def test_the_decode_routed_by_detection_is_scored_as_rows_auto(tmp_path, monkeypatch):
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2 adiós"])
+    write(tmp_path / "decode_auto/test_nb/asr/1best_recog/text_nospecial", ["u1 hola", "u2 no"])
+    write(tmp_path / "decode_auto/test_nb/asr/bw_disagree", ["u2 detected=wb utt2bw=nb"])
+    monkeypatch.setattr(sys, "argv", ["score.py", "--decode_dir", str(decode), "--dump", str(dump),
+                                      "--test_sets", "test_nb", "--tasks", "asr",
+                                      "--out", str(tmp_path / "exp"), "--bw_auto"])
+    score.main()
+    rows = json.loads((tmp_path / "exp/results.json").read_text())["results"]
+    assert [(r["routes"], r["wer"], r["bw_disagree"]) for r in rows] == [
+        ("trained", 0.0, None), ("auto", 50.0, 1)]

@@ -39,3 +39,34 @@ def test_bleu_and_chrf_use_sacrebleus_paired_bootstrap():
         assert paired_corpus_metric(refs, base, alike, metric)["p_value"] > 0.05
     assert paired_corpus_metric(refs, base, better, "bleu") == paired_corpus_metric(refs, base, better, "bleu")
     assert paired_corpus_metric(refs, base, base, "bleu") == {"delta": 0.0, "p_value": 1.0}
+
+
+def test_one_copy_per_utterance_is_sacrebleus_own_paired_bootstrap():
+    from sacrebleu.metrics import BLEU, CHRF
+    from sacrebleu.significance import PairedTest
+
+    refs, (base, variant) = systems([0.4, 0.3])
+    for metric, scorer in (("bleu", BLEU), ("chrf", CHRF)):
+        test = PairedTest([("base", base), ("variant", variant)], {metric: scorer(references=[refs])},
+                          references=None, test_type="bs", n_samples=1000)
+        _, results = test()
+        expected = next(v for k, v in results.items() if k != "System")[1]
+        found = paired_corpus_metric(refs, base, variant, metric)
+        assert found["p_value"] == pytest.approx(expected.p_value, abs=1e-4), metric
+        assert found["delta"] == pytest.approx(expected.score - next(
+            v for k, v in results.items() if k != "System")[0].score, abs=0.01)
+
+
+def test_seeds_of_one_utterance_are_resampled_together():
+    """Three seeds that decode alike are no more evidence than one: grouped by utterance, the
+    test gives one seed's p-value; counted as independent utterances it would claim more."""
+    refs, (base, variant) = systems([0.3, 0.3], n=60)
+    ids = list(range(len(refs)))
+    for test, kwargs in ((paired_error_rate, {"unit": UNITS["wer"]}), (paired_corpus_metric, {"metric": "bleu"})):
+        one = test(refs, base, variant, **kwargs)
+        grouped = test(refs * 3, base * 3, variant * 3, groups=ids * 3, **kwargs)
+        pooled = test(refs * 3, base * 3, variant * 3, **kwargs)
+        assert grouped == one
+        assert pooled["delta"] == one["delta"] and pooled["p_value"] < one["p_value"]
+    with pytest.raises(ValueError, match="2 group labels for 60"):
+        paired_error_rate(refs, base, variant, UNITS["wer"], groups=[0, 1])

@@ -1,0 +1,38 @@
+"""local/matrix_report.py: seeds a variant lacks, and each seed's difference from the baseline."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "local"))
+spec = importlib.util.spec_from_file_location("matrix_report", REPO / "local/matrix_report.py")
+matrix_report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(matrix_report)
+
+
+def test_a_variant_is_reported_over_the_seeds_it_was_run_with_and_says_which_it_lacks(tmp_path, capsys):
+    for run in ("base_seed1", "base_seed2", "base_seed3", "dec_ffnx2_seed1"):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "results.json").write_text("{}")
+    assert matrix_report.seeds_run(tmp_path, "base", ["1", "2", "3"]) == ["1", "2", "3"]
+    assert capsys.readouterr().err == ""
+    assert matrix_report.seeds_run(tmp_path, "dec_ffnx2", ["1", "2", "3"]) == ["1"]
+    assert "dec_ffnx2: no scored run for seed(s) 2 3" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="learned_moe_seed"):
+        matrix_report.seeds_run(tmp_path, "learned_moe", ["1"])
+
+
+def test_each_seed_is_compared_with_the_baselines_run_of_the_same_seed():
+    def run(seed, wer_nb, bleu_nb):
+        return {"seed": seed, "wer_nb": wer_nb, "bleu_nb": bleu_nb}
+
+    results = {"base": {"per_seed": [run("1", 70.0, 1.0), run("2", 72.0, 1.5), run("3", 71.0, 1.2)]},
+               "encdec_smoe": {"per_seed": [run("1", 74.0, 1.1), run("3", 70.5, 1.2)]},
+               "dec_ffnx2": {"per_seed": [run("4", 60.0, 2.0)]}}
+    assert matrix_report.seed_deltas(results, "base") == {
+        "encdec_smoe": [{"seed": "1", "wer_nb": 4.0, "bleu_nb": 0.1},
+                        {"seed": "3", "wer_nb": -0.5, "bleu_nb": 0.0}],
+        "dec_ffnx2": []}
