@@ -14,7 +14,8 @@ where Base has 1-3); the seeds missing are named on stderr and each table row sa
    then CER and chrF the same way, the finer measures for models far from converged.
 2. Significance against ``base``: each difference with its paired-bootstrap p-value over the
    test utterances, the seeds both have pooled (local/significance.py); then each seed's
-   difference on its own, to show whether the sign holds from seed to seed.
+   difference on its own and a t-test of those against 0: whether it holds from training to
+   training, not only on this test set.
 3. The routing ablation: the same scores with an S-MoE stack sent to the wrong expert.
 4. The learned gates' expert usage: do they find the bandwidth / task split by themselves?
 
@@ -37,6 +38,7 @@ from espnet_smoe.multitask import ASR, CASCADE, reference_file
 from compare_runs import epochs  # local/, beside this script
 from score import UNITS
 from significance import paired_corpus_metric, paired_error_rate
+from scipy.stats import ttest_1samp
 
 PAPER = [("wer", "nb"), ("wer", "wb"), ("bleu", "nb"), ("bleu", "wb")]  # the paper's tables
 FINER = [("cer", "nb"), ("cer", "wb"), ("chrf", "nb"), ("chrf", "wb")]
@@ -192,6 +194,28 @@ def seed_deltas(results: Dict, baseline: str) -> Dict[str, List[Dict]]:
             for variant, res in results.items() if variant != baseline}
 
 
+def over_seeds(deltas: List[Dict]) -> Dict[str, Dict[str, Optional[float]]]:
+    """Per score, the mean of the per-seed differences and the two-sided p-value of a one-sample
+    t-test of them against 0 (None with fewer than 2 seeds, or differences all equal): does the
+    difference hold across trainings, not only on this test set?"""
+    out = {}
+    for key in keys_of(PAPER):
+        values = [d[key] for d in deltas if key in d]
+        if not values:
+            continue
+        p = None
+        if len(values) > 1 and len(set(values)) > 1:
+            p = round(float(ttest_1samp(values, 0.0).pvalue), 3)
+        out[key] = {"mean": round(statistics.mean(values), 2), "p_value": p}
+    return out
+
+
+def mean_cell(stat: Optional[Dict]) -> str:
+    if stat is None:
+        return "—"
+    return f"{stat['mean']:+.2f} (" + ("—" if stat["p_value"] is None else f"{stat['p_value']:.3f}") + ")"
+
+
 def relative(results: Dict, baseline: str):
     """Relative change against the baseline in %, positive = better (WER, CER down; BLEU, chrF
     up); None where the baseline scores 0 (no relative change is defined)."""
@@ -283,7 +307,13 @@ def markdown(results: Dict, args) -> str:
             for d in per_seed:
                 lines.append(f"| {NAMES.get(v, v)} | {d['seed']} | "
                              + " | ".join(f"{d[k]:+.2f}" if k in d else "—" for k in keys_of(PAPER)) + " |")
-        lines += ["", "Each seed's difference variant − baseline (the baseline's run with the same seed).", ""]
+            if len(per_seed) > 1:
+                mean = over_seeds(per_seed)
+                lines.append(f"| {NAMES.get(v, v)} | mean (p) | "
+                             + " | ".join(mean_cell(mean.get(k)) for k in keys_of(PAPER)) + " |")
+        lines += ["", "Each seed's difference variant − baseline (the baseline's run with the same seed); "
+                  "mean (p): their mean and the two-sided p-value of a t-test of them against 0, the "
+                  "seed-level test (three seeds can only show a large, steady difference).", ""]
     ablated = {v: r for v, r in results.items() if r["ablation"]}
     if ablated:
         lines += ["## 3. Routing ablation: the S-MoE route deliberately wrong", "",
@@ -357,7 +387,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     (out / "RESULTS.md").write_text(markdown(results, args), encoding="utf-8")
     summary = {"conf": str(args.conf), "seeds": args.seeds, "baseline": args.baseline,
-               "variants": results, "seed_deltas": seed_deltas(results, args.baseline)}
+               "variants": results, "seed_deltas": {
+                   v: {"per_seed": d, "over_seeds": over_seeds(d)} for v, d in seed_deltas(results, args.baseline).items()}}
     (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     plot(results, out / "matrix.png")
     print((out / "RESULTS.md").read_text(encoding="utf-8"))

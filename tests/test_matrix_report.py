@@ -36,3 +36,13 @@ def test_each_seed_is_compared_with_the_baselines_run_of_the_same_seed():
         "encdec_smoe": [{"seed": "1", "wer_nb": 4.0, "bleu_nb": 0.1},
                         {"seed": "3", "wer_nb": -0.5, "bleu_nb": 0.0}],
         "dec_ffnx2": []}
+
+
+def test_the_seed_level_test_tells_a_steady_difference_from_one_that_flips_sign():
+    steady = [{"seed": s, "wer_nb": d} for s, d in (("1", -2.0), ("2", -2.1), ("3", -1.9))]
+    flipping = [{"seed": s, "wer_nb": d} for s, d in (("1", 1.0), ("2", -1.0), ("3", 0.5))]
+    assert matrix_report.over_seeds(steady)["wer_nb"]["mean"] == -2.0
+    assert matrix_report.over_seeds(steady)["wer_nb"]["p_value"] < 0.01
+    assert matrix_report.over_seeds(flipping)["wer_nb"]["p_value"] > 0.5
+    assert matrix_report.over_seeds(steady[:1]) == {"wer_nb": {"mean": -2.0, "p_value": None}}
+    assert matrix_report.mean_cell({"mean": -2.0, "p_value": 0.0012}) == "-2.00 (0.001)"
