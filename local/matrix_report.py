@@ -122,10 +122,13 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
     rtfs = [r["rtf"] for run in runs for r in run["rows"] if r["routes"] == "trained" and r.get("rtf")]
     result["rtf"] = round(statistics.mean(rtfs), 4) if rtfs else None
     result["train_minutes"] = round(statistics.mean(r["train_seconds"] for r in runs) / 60, 1)
-    swaps = sorted({r["routes"] for run in runs for r in run["rows"]} - {"trained"})
-    result["ablation"] = {
-        swap: {k: mean_std([scores(run["rows"], swap)[k] for run in runs]) for k in per_seed[0]}
-        for swap in swaps}
+    result["ablation"] = {}
+    for swap in sorted({r["routes"] for run in runs for r in run["rows"]} - {"trained"}):
+        have = [run for run in runs if any(r["routes"] == swap for r in run["rows"])]
+        result["ablation"][swap] = {  # against the trained routes of the same seeds
+            "seeds": [run["seed"] for run in have],
+            "scores": {k: mean_std([scores(run["rows"], swap)[k] for run in have]) for k in per_seed[0]},
+            "trained": {k: mean_std([scores(run["rows"], "trained")[k] for run in have]) for k in per_seed[0]}}
     usage = [json.loads((run["dir"] / "expert_usage.json").read_text()) for run in runs
              if (run["dir"] / "expert_usage.json").is_file()]
     if usage:
@@ -316,17 +319,21 @@ def markdown(results: Dict, args) -> str:
                   "seed-level test (three seeds can only show a large, steady difference).", ""]
     ablated = {v: r for v, r in results.items() if r["ablation"]}
     if ablated:
-        lines += ["## 3. Routing ablation: the S-MoE route deliberately wrong", "",
-                  "| variant | routes | " + " | ".join(heads) + " |", "|---|---|" + "---:|" * len(heads)]
+        lines += ["## 3. Routing ablation (the S-MoE route deliberately wrong), label noise and detection", "",
+                  "| variant | routes | " + " | ".join(heads) + " | seeds |",
+                  "|---|---|" + "---:|" * (len(heads) + 1)]
         for v, res in ablated.items():
             lines.append(f"| {NAMES.get(v, v)} | as trained | "
-                         + " | ".join(fmt(res["scores"][k]) for k in keys) + " |")
-            for swap, sc in res["ablation"].items():
-                cells = [f"{fmt(sc[k])} ({sc[k]['mean'] - res['scores'][k]['mean']:+.2f})" for k in keys]
-                lines.append(f"| {NAMES.get(v, v)} | {swap.replace('_', ' ')} | " + " | ".join(cells) + " |")
+                         + " | ".join(fmt(res["scores"][k]) for k in keys) + f" | {', '.join(res['seeds'])} |")
+            for swap, ab in res["ablation"].items():
+                sc, trained = ab["scores"], ab["trained"]
+                cells = [f"{fmt(sc[k])} ({sc[k]['mean'] - trained[k]['mean']:+.2f})" for k in keys]
+                lines.append(f"| {NAMES.get(v, v)} | {swap.replace('_', ' ')} | " + " | ".join(cells)
+                             + f" | {', '.join(ab['seeds'])} |")
         lines += ["", "swap encoder: each utterance through the other bandwidth's encoder experts; "
-                  "swap decoder: each task through the other task's decoder experts. In brackets: "
-                  "change against the trained routes.", ""]
+                  "swap decoder: each task through the other task's decoder experts; flip p: that "
+                  "fraction of the bandwidth labels flipped; auto: routed by detected bandwidth. In "
+                  "brackets: change against the trained routes of the same seeds.", ""]
     for v, res in results.items():
         usage = res.get("expert_usage")
         if not usage:
