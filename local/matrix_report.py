@@ -122,13 +122,7 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
     rtfs = [r["rtf"] for run in runs for r in run["rows"] if r["routes"] == "trained" and r.get("rtf")]
     result["rtf"] = round(statistics.mean(rtfs), 4) if rtfs else None
     result["train_minutes"] = round(statistics.mean(r["train_seconds"] for r in runs) / 60, 1)
-    result["ablation"] = {}
-    for swap in sorted({r["routes"] for run in runs for r in run["rows"]} - {"trained"}):
-        have = [run for run in runs if any(r["routes"] == swap for r in run["rows"])]
-        result["ablation"][swap] = {  # against the trained routes of the same seeds
-            "seeds": [run["seed"] for run in have],
-            "scores": {k: mean_std([scores(run["rows"], swap)[k] for run in have]) for k in per_seed[0]},
-            "trained": {k: mean_std([scores(run["rows"], "trained")[k] for run in have]) for k in per_seed[0]}}
+    result["ablation"] = ablation(runs)
     usage = [json.loads((run["dir"] / "expert_usage.json").read_text()) for run in runs
              if (run["dir"] / "expert_usage.json").is_file()]
     if usage:
@@ -139,6 +133,20 @@ def collect(exp: Path, variant: str, seeds: List[str]) -> Dict:
                         "active_min": min(active), "active_max": max(active)}
     result["runs"] = runs
     return result
+
+
+def ablation(runs: List[Dict]) -> Dict[str, Dict]:
+    """Per route condition other than ``trained`` (``swap_<stack>``, ``flip<p>``, ``auto``): the
+    seeds decoded with it, its scores over those seeds and the trained routes' over the same
+    seeds (a condition decoded for seed 1 only is compared with seed 1's trained model)."""
+    out = {}
+    for routes in sorted({r["routes"] for run in runs for r in run["rows"]} - {"trained"}):
+        have = [run for run in runs if any(r["routes"] == routes for r in run["rows"])]
+        per_seed = {name: [scores(run["rows"], name) for run in have] for name in (routes, "trained")}
+        out[routes] = {"seeds": [run["seed"] for run in have]} | {
+            key: {k: mean_std([s[k] for s in values]) for k in values[0]}
+            for key, values in (("scores", per_seed[routes]), ("trained", per_seed["trained"]))}
+    return out
 
 
 def pooled(runs: List[Dict], dump: Path, metric: str, bw: str):

@@ -46,3 +46,18 @@ def test_the_seed_level_test_tells_a_steady_difference_from_one_that_flips_sign(
     assert matrix_report.over_seeds(flipping)["wer_nb"]["p_value"] > 0.5
     assert matrix_report.over_seeds(steady[:1]) == {"wer_nb": {"mean": -2.0, "p_value": None}}
     assert matrix_report.mean_cell({"mean": -2.0, "p_value": 0.0012}) == "-2.00 (0.001)"
+
+
+def test_a_route_condition_of_some_seeds_is_compared_with_those_seeds_trained_routes():
+    """Label noise decoded at seed 1 only once crashed the report of seeds 1-2 (KeyError)."""
+    def rows(routes, wer_nb):
+        return [{"routes": routes, "bandwidth": "nb", "task": "asr", "wer": wer_nb}]
+
+    runs = [{"seed": "1", "rows": rows("trained", 70.0) + rows("flip0.5", 75.0) + rows("swap_encoder", 80.0)},
+            {"seed": "2", "rows": rows("trained", 72.0) + rows("swap_encoder", 84.0)}]
+    found = matrix_report.ablation(runs)
+    assert found["flip0.5"] == {"seeds": ["1"], "scores": {"wer_nb": {"mean": 75.0, "std": None}},
+                                "trained": {"wer_nb": {"mean": 70.0, "std": None}}}
+    assert found["swap_encoder"]["seeds"] == ["1", "2"]
+    assert found["swap_encoder"]["scores"]["wer_nb"]["mean"] == 82.0
+    assert found["swap_encoder"]["trained"]["wer_nb"] == {"mean": 71.0, "std": 1.41}
