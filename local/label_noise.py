@@ -77,7 +77,8 @@ def detection(results: List[dict]) -> Dict[str, Dict[str, float]]:
         if not asr:
             continue
         if any(r["bw_disagree"] is None for r in asr):
-            raise ValueError(f"rows 'auto' of {bw} lack bw_disagree: rescore them with local/score.py")
+            raise ValueError(f"rows 'auto' of {bw} lack bw_disagree: their decode was not compared with "
+                             "the data's utt2bw; decode them again (stage 8, --bw_auto true) and rescore")
         wrong = sum(r["bw_disagree"] for r in asr) / sum(r["utterances"] for r in asr)
         scores = means([r for r in auto if r["bandwidth"] == bw])
         out[bw] = {"mislabelled": wrong, **{k: v for k, v in scores.items() if k.endswith(bw)}}

@@ -173,6 +173,8 @@ def test_inference_cli_routes_by_detection_or_flipped_labels_and_records_it(trai
               "--data_path_and_name_and_type", f"{corpus['data'] / 'utt2bw'},bandwidth,text",
               "--lang_sym", "spa", "--task_sym", "asr", "--beam_size", "1", "--maxlenratio", "0.3"]
     labels = dict(line.split() for line in (corpus["data"] / "utt2bw").read_text().splitlines())
+    run(*common, "--output_dir", str(root / "labelled"), cwd=root)
+    assert (root / "labelled/bw_disagree").read_text() == ""  # compared, none disagreed
     run(*common, "--bw_flip", "1.0", "--output_dir", str(root / "flipped"), cwd=root)
     routed = dict(line.split(maxsplit=1) for line in (root / "flipped/bandwidth").read_text().splitlines())
     assert routed == {k: f"{'nb' if v == 'wb' else 'wb'} utt2bw+flipped" for k, v in labels.items()}

@@ -237,6 +237,7 @@ def test_label_noise_levels_decode_and_score_beside_the_trained_routes(smoke_run
     rows = json.loads((recipe / "exp/s2t_flips/results.json").read_text())["results"]
     assert {r["routes"] for r in rows} == {"trained", "flip1", "auto"}
     for routes in ("flip1", "auto"):
+        assert all(r["bw_disagree"] is not None for r in rows if r["routes"] == routes)
         assert {(r["test_set"], r["task"]) for r in rows if r["routes"] == routes} == {
             (r["test_set"], r["task"]) for r in rows if r["routes"] == "trained" and "cascade" not in r["task"]}
     (routed,) = (recipe / "exp/s2t_flips").glob("decode_*_flip1/test_nb/asr/bandwidth")

@@ -105,6 +105,8 @@ def inference(args: argparse.Namespace):
             seconds["decode"] += time.perf_counter() - start
             seconds["audio"] += sum(row.numel() for row in rows) / s2t.fs
             bar.update(len(keys))
+    if any(name == "bandwidth" for _, name, _ in args.data_path_and_name_and_type):
+        (Path(args.output_dir) / "bw_disagree").touch()  # compared with utt2bw: empty = all agreed
     write_timing(Path(args.output_dir) / "timing.json", seconds["decode"], seconds["audio"], total)
 
 
