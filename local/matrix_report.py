@@ -268,7 +268,7 @@ def score_rows(results: Dict, metrics, baseline: str) -> List[str]:
     return rows
 
 
-def markdown(results: Dict, args) -> str:
+def markdown(results: Dict, deltas: Dict[str, Dict], args) -> str:
     keys = keys_of(PAPER)
     heads = heading(PAPER)
     lines = [f"# Experiment matrix ({args.conf}, seeds {' '.join(args.seeds)})", "",
@@ -311,15 +311,15 @@ def markdown(results: Dict, args) -> str:
                   "test utterances, each drawn with all its seeds (1,000 resamples; BLEU and chrF on "
                   "sacrebleu's statistics). p < 0.05: unlikely to be chance in the test set; how much "
                   "training varies from seed to seed is what the per-seed differences below show.", ""]
-        deltas = seed_deltas(results, args.baseline)
         lines += ["| variant | seed | " + " | ".join(f"Δ{h}" for h in heading(PAPER)) + " |",
                   "|---|---:|" + "---:|" * len(PAPER)]
-        for v, per_seed in deltas.items():
+        for v, delta in deltas.items():
+            per_seed = delta["per_seed"]
             for d in per_seed:
                 lines.append(f"| {NAMES.get(v, v)} | {d['seed']} | "
                              + " | ".join(f"{d[k]:+.2f}" if k in d else "—" for k in keys_of(PAPER)) + " |")
             if len(per_seed) > 1:
-                mean = over_seeds(per_seed)
+                mean = delta["over_seeds"]
                 lines.append(f"| {NAMES.get(v, v)} | mean (p) | "
                              + " | ".join(mean_cell(mean.get(k)) for k in keys_of(PAPER)) + " |")
         lines += ["", "Each seed's difference variant − baseline (the baseline's run with the same seed); "
@@ -400,10 +400,11 @@ def main():
         del res["runs"]  # paths and per-utterance rows: not for results.json
     out = args.out or args.exp
     out.mkdir(parents=True, exist_ok=True)
-    (out / "RESULTS.md").write_text(markdown(results, args), encoding="utf-8")
+    deltas = {v: {"per_seed": d, "over_seeds": over_seeds(d)}
+              for v, d in seed_deltas(results, args.baseline).items()}
+    (out / "RESULTS.md").write_text(markdown(results, deltas, args), encoding="utf-8")
     summary = {"conf": str(args.conf), "seeds": args.seeds, "baseline": args.baseline,
-               "variants": results, "seed_deltas": {
-                   v: {"per_seed": d, "over_seeds": over_seeds(d)} for v, d in seed_deltas(results, args.baseline).items()}}
+               "variants": results, "seed_deltas": deltas}
     (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     plot(results, out / "matrix.png")
     print((out / "RESULTS.md").read_text(encoding="utf-8"))
