@@ -51,7 +51,8 @@ NAMES = {"base": "Base (hard sharing)", "dec_ffnx2": "DecFFNx2", "dec_smoe": "De
          "encdec_smoe_shared": "EncDecS-MoE, shared + routed units",
          "encdec_smoe_upcycled": "EncDecS-MoE, upcycled from Base",
          "encdec_smoe_both": "EncDecS-MoE, training audio in both bandwidths",
-         "encdec_smoe_trainflip0.1": "EncDecS-MoE, 10 % of training labels flipped"}
+         "encdec_smoe_trainflip0.1": "EncDecS-MoE, 10 % of training labels flipped",
+         "base_restart": "Base, restarted from its epoch 2 (upcycling's control)"}
 
 
 def get_args():
