@@ -15,6 +15,8 @@ Measured on the same synthetic batches (utterances of 3-6 s, bandwidths and task
   beam: the decoding config's beam and CTC weight), utterance by utterance, per task;
 * ``train_mixed``, ``train_single``: a training step (forward, backward, Adam) on a batch that
   mixes tasks, and on a single-task batch (the paper's scheme; bandwidths mixed in both);
+  ``adam_mixed``: Adam's step alone on the mixed batch's gradients (a mixed batch gives every
+  expert a gradient, so S-MoE's optimiser updates all its parameters, not the active ones);
 * ``act_mem_train``: memory of the activations that step saves for backward (distinct tensor
   storages other than parameters; exact and repeatable on any device), measured on an extra,
   untimed step; with CUDA also ``peak_mem_train``: the allocator's peak above what was
@@ -33,7 +35,8 @@ Measured on the same synthetic batches (utterances of 3-6 s, bandwidths and task
   see ``tests/test_benchmark.py``). The dense vocabulary has no timestamp tokens, so ``<na>``
   stands in for the notime symbol ESPnet forces after the task token.
 
-Every time is the median of ``--repeats`` runs after ``--warmup``; the models take turns within
+Every time is the median of ``--repeats`` runs (``--infer_repeats`` for the encoder forward,
+``--train_repeats`` for training) after ``--warmup``; the models take turns within
 each repeat, each timed run right after an untimed run of the same model, and each ratio is the
 median of the per-repeat ratios (S-MoE / dense).
 
@@ -82,6 +85,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--infer_repeats", type=int, default=100,
                         help="repeats of the (cheap, noisy) encoder-forward measurements")
+    parser.add_argument("--train_repeats", type=int, default=30,
+                        help="repeats of the training steps (at 7, a step's ratio moved by 0.03 "
+                             "between runs at mini scale on CPU)")
     parser.add_argument("--train_batch", type=int, default=16)
     parser.add_argument("--decode_utts", type=int, default=4, help="utterances per decoding run")
     parser.add_argument("--beam_size", type=int, default=5)
@@ -344,8 +350,15 @@ def run(args) -> Dict:
             m.train()
             opts[n] = torch.optim.Adam(m.parameters(), lr=1e-4)
             fns[n] = (lambda m=m, n=n: train_step(m, opts[n], batch, args.device, peaks[n]))
-        results[kind] = compare(fns, args)
+        results[kind] = compare(fns, args, repeats=args.train_repeats)
         if mixed:
+            for n, m in models.items():
+                m(**batch)[0].backward()  # left in place: every timed step does the same work
+            results["adam_mixed"] = compare(
+                {n: (lambda o=o: timed(o.step, args.device)) for n, o in opts.items()},
+                args, repeats=args.train_repeats)
+            for o in opts.values():
+                o.zero_grad(set_to_none=True)
             results["act_mem_train"] = _with_ratios(
                 {n: saved_activations_mb(m, opts[n], batch) for n, m in models.items()}, "mb")
             results["ops_train_mixed"] = _with_ratios(
@@ -415,7 +428,8 @@ def report(results: Dict, args, where: str) -> str:
     rows = [k for k in results if k not in ("batched_beam", "peer") and k not in counts]
     learned = "learned" in results[rows[0]]
     lines = [f"S-MoE vs dense ({args.scale}, {where}; median of {args.repeats} runs, "
-             f"{args.infer_repeats} for infer_*, after {args.warmup} warm-up)",
+             f"{args.infer_repeats} for infer_*, {args.train_repeats} for training, "
+             f"after {args.warmup} warm-up)",
              "", f"{'measurement':<16}{'dense':>12}{'S-MoE':>12}{'ratio':>8}{'target':>8}"
              + (f"{'learned':>12}{'ratio':>8}" if learned else "")]
     for k in rows:
