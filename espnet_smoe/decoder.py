@@ -17,7 +17,7 @@ from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
 from espnet_smoe.multitask import GUIDING_OFFSET, route_map
-from espnet_smoe.route import Route, unsort
+from espnet_smoe.route import Route, reorder, unsort
 from espnet_smoe.smoe_layer import moe_ffns
 
 
@@ -166,7 +166,7 @@ class MoETransformerDecoder(TransformerDecoder):
         with route.active():
             if order is None:
                 return super().forward(*args)
-            out = super().forward(*(a[order] for a in args[:4]), return_hs, return_all_hs)
+            out = super().forward(*(reorder(a, order) for a in args[:4]), return_hs, return_all_hs)
         return unsort(out, order)
 
     def forward_one_step(

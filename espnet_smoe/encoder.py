@@ -23,7 +23,7 @@ from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 from typeguard import typechecked
 
 from espnet_smoe.bandwidth import route_labels
-from espnet_smoe.route import active_route, unsort
+from espnet_smoe.route import active_route, reorder, unsort
 from espnet_smoe.smoe_layer import moe_ffns
 
 
@@ -57,8 +57,8 @@ class _MoEEncoder:
                 if order is None:
                     return super().forward(xs_pad, ilens, *args, **kwargs)
                 if kwargs.get("masks") is not None:
-                    kwargs["masks"] = kwargs["masks"][order]
-                out = super().forward(xs_pad[order], ilens[order], *args, **kwargs)
+                    kwargs["masks"] = reorder(kwargs["masks"], order)
+                out = super().forward(reorder(xs_pad, order), reorder(ilens, order), *args, **kwargs)
             return unsort(out, order)
         with self.gates.recording() as logits:
             out = super().forward(xs_pad, ilens, *args, **kwargs)

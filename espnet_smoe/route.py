@@ -104,7 +104,7 @@ class Route:
         return tuple((e, idx) for (e, _), idx in zip(self.blocks, index))
 
     def sort(self) -> Tuple["Route", Optional[torch.Tensor]]:
-        """(the route of the reordered batch, the order (B,) to reorder it by ``x[order]``);
+        """(the route of the reordered batch, the order (B,) to reorder it by, :func:`reorder`);
         the order is None when the batch needs no reordering (one expert, or already in order).
 
         A stack that reorders its inputs this way (and restores its outputs with :func:`unsort`)
@@ -160,14 +160,37 @@ def permuted(stack: str, permutation: Optional[Sequence[int]]) -> Iterator[None]
         _PERMUTED[stack].reset(token)
 
 
+def reorder(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """``x[order]`` for a permutation ``order`` of the batch rows (a stack's :meth:`Route.sort`).
+
+    Its gradient goes back through the inverse permutation, a gather: ``x[order]``'s backward
+    is a scatter-add (``index_put_`` with accumulation), which on the CPU cost a mixed training
+    step of the mini model about 2 ms (1 %) for the four reorderings of its two stacks.
+    """
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _Reorder.apply(x, order)
+    return x.index_select(0, order)
+
+
+class _Reorder(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, order):
+        ctx.save_for_backward(order)
+        return x.index_select(0, order)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (order,) = ctx.saved_tensors
+        return grad.index_select(0, order.argsort()), None
+
+
 def unsort(output, order: torch.Tensor):
-    """Undo a stack's reordering of the batch (``x[order]``) in every tensor of ``output``."""
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(order.numel(), device=order.device)
+    """Undo a stack's reordering of the batch (:func:`reorder`) in every tensor of ``output``."""
+    inverse = order.argsort()
 
     def restore(value):
         if torch.is_tensor(value) and value.dim() > 0 and value.size(0) == order.numel():
-            return value[inverse]
+            return reorder(value, inverse)
         if isinstance(value, (tuple, list)):
             return type(value)(restore(v) for v in value)
         return value

@@ -5,7 +5,9 @@ import dataclasses
 import pytest
 import torch
 
-from espnet_smoe.route import Route, active_route, permuted
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from espnet_smoe.route import Route, active_route, permuted, reorder, unsort
 
 
 def test_a_route_counts_and_blocks_its_experts():
@@ -23,6 +25,31 @@ def test_sorting_gives_a_new_route_and_the_order_of_the_batch():
     assert in_order.experts == (0, 0, 1, 1) and in_order.in_order
     assert route.experts == (1, 0, 1, 0)  # the original is untouched
     assert in_order.sort() == (in_order, None)
+
+
+class _Ops(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.names = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.append(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+def test_reordering_a_batch_and_back_is_exact_in_values_and_gradients():
+    _, order = Route.of("encoder", [1, 0, 1, 0, 1], 2).sort()
+    x = torch.randn(5, 3, 4, dtype=torch.double, requires_grad=True)
+    y = reorder(x, order)
+    assert torch.equal(y, x[order]) and torch.equal(unsort(y, order), x)
+    assert torch.autograd.gradcheck(lambda t: reorder(t, order), (x,))
+    weight = torch.randn(5, 3, 4, dtype=torch.double)
+    with _Ops() as ops:  # the gradient is gathered back, not scattered and summed (index_put_)
+        (grad,) = torch.autograd.grad((unsort(y, order) * weight).sum(), x)
+    assert torch.equal(grad, weight)
+    assert not any(name.startswith("index_put") for name in ops.names)
+    lengths = torch.tensor([3, 1, 2, 5, 4])  # integer tensors reorder too (no gradient)
+    assert reorder(lengths, order).tolist() == lengths[order].tolist()
 
 
 def test_a_route_is_immutable():
