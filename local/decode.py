@@ -132,7 +132,6 @@ def run_jobs(args, nj: int, total: int):
     with tqdm(total=total, desc=f"decoding {len(args.data)} sets x {len(args.task_sym)} tasks") as bar:
         try:
             job_layer.run_jobs(jobs, backend=args.cmd_backend, slurm=slurm, name="decode",
-                               threads=max(1, (os.cpu_count() or 1) // nj),
                                poll=lambda: bar.update(sum(_count(p) for p in scores) - bar.n))
         except job_layer.JobsFailed as e:
             sys.exit(f"decoding failed: {e}")

@@ -216,9 +216,7 @@ if todo 6; then
         awk -v nj=${nj} -v n=${n} '(NR - 1) % nj == n - 1 {print $1}' ${train_mt}/wav.scp > ${stats_dir}/logs/train.${n}.keys
         awk -v nj=${nj} -v n=${n} '(NR - 1) % nj == n - 1 {print $1}' ${valid_mt}/wav.scp > ${stats_dir}/logs/valid.${n}.keys
     done
-    # the jobs share the CPU threads equally (each one's default is all of them: 2 jobs on 2 cores
-    # took 2.3x as long); statistics and shapes come out identical
-    run_jobs stats ${nj} ${stats_dir}/logs/stats.JOB.log --threads $(( $(nproc) / nj > 0 ? $(nproc) / nj : 1 )) -- \
+    run_jobs stats ${nj} ${stats_dir}/logs/stats.JOB.log -- \
         ${python} -m espnet_smoe.bin.s2t_train --collect_stats true --config ${train_config} \
             ${common_opts} $(data_opts train ${train_mt}) $(data_opts valid ${valid_mt}) \
             --train_shape_file ${stats_dir}/logs/train.JOB.keys \

@@ -62,6 +62,16 @@ def test_local_threads_are_shared_and_the_environment_kept(tmp_path, monkeypatch
     assert (tmp_path / "t.log").read_text() == "3 kept\n"
 
 
+def test_several_local_jobs_share_the_cpus_by_default_and_one_keeps_its_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    job = [*SH, "echo $OMP_NUM_THREADS"]
+    jobs.run_jobs([jobs.Job(job, str(tmp_path / f"{n}.log"), str(tmp_path)) for n in (1, 2)])
+    share = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    assert [(tmp_path / f"{n}.log").read_text() for n in (1, 2)] == [share + "\n"] * 2
+    jobs.run_jobs([jobs.Job(job, str(tmp_path / "alone.log"), str(tmp_path))])
+    assert (tmp_path / "alone.log").read_text() == "7\n"
+
+
 def test_local_backend_refuses_multi_process_jobs(tmp_path):
     with pytest.raises(ValueError, match="torchrun"):
         jobs.run_jobs([jobs.Job(["true"], str(tmp_path / "l"), str(tmp_path))], nodes=2)
