@@ -4,7 +4,6 @@ import dataclasses
 
 import pytest
 import torch
-
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from espnet_smoe.route import Route, active_route, permuted, reorder, unsort
