@@ -20,7 +20,8 @@ def test_benchmark_reports_every_ratio(tmp_path, capsys):
     summary = json.loads(out.read_text())
     # on the CPU there is no allocator peak (peak_mem_train)
     expected = {"infer_b1", "infer_b32", "greedy_asr", "greedy_st_eng", "beam_asr", "beam_st_eng",
-                "train_mixed", "adam_mixed", "train_single", "act_mem_train", "ops_infer_b32", "ops_train_mixed"}
+                "train_mixed", "adam_mixed", "train_single", "act_mem_train", "ops_infer_b32",
+                "ops_train_mixed"}
     assert set(summary["ratios"]) == expected
     assert set(summary["learned_ratios"]) == expected
     assert all(r > 0 for r in summary["ratios"].values())

@@ -35,7 +35,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slurm_args", nargs="*", default=[], metavar="KEY=VALUE",
                         help="submitit parameters over the YAML's, e.g. slurm_partition=gpu timeout_min=60")
     parser.add_argument("--name", help="job name (default: --slurm_section)")
-    parser.add_argument("--threads", type=int, help="OMP/MKL threads of each local job (default: the CPUs shared equally when nj > 1)")
+    parser.add_argument("--threads", type=int, help="OMP/MKL threads of each local job "
+                        "(default: the CPUs shared equally when nj > 1)")
     parser.add_argument("--nodes", type=int, default=1, help="Slurm nodes of each job")
     parser.add_argument("--tasks_per_node", type=int, default=1, help="Slurm tasks per node of each job")
     parser.add_argument("--gpus_per_node", type=int, help="Slurm GPUs per node (over the YAML's)")
