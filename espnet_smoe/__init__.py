@@ -77,7 +77,7 @@ def __getattr__(name):
         globals()["__version__"] = _version()
         return globals()["__version__"]
     if name == "Speech2Text":
-        from espnet_smoe.inference import Speech2Text
+        from espnet_smoe.decoding.inference import Speech2Text
 
         return Speech2Text
     raise AttributeError(f"module 'espnet_smoe' has no attribute '{name}'")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How often does ``espnet_smoe.bandwidth.detect`` get the bandwidth right, per condition?
+"""How often does ``espnet_smoe.audio.detect.detect`` get the bandwidth right, per condition?
 
 Every utterance of the source data dirs (any rate, e.g. data/test at the corpus's 22.05 kHz) is
 made into each condition below and detected at 16 kHz; conditions the detector was tuned on and
@@ -11,7 +11,7 @@ condition              truth  made by
 wb                     wb     resampled to 16 kHz (torchaudio)
 nb_lowpass             nb     the old channel: 8 kHz band, torchaudio resampling
 nb_lowpass_mulaw       nb     the same, G.711 mu-law coded
-nb_telephone           nb     the recipe's telephone channel (espnet_smoe/telephone.py)
+nb_telephone           nb     the recipe's telephone channel (espnet_smoe/audio/channel.py)
 nb_telephone_silence   nb     the same with 1 s of digital silence before and after
 unseen_sox_ulaw        nb     a plain sox chain: 8 kHz mu-law written and read back by sox
 unseen_amr_nb_4.75     nb     AMR-NB at its lowest bitrate (sox -C 0), read back by sox
@@ -39,12 +39,10 @@ import torch
 import torchaudio.functional as AF
 from tqdm import tqdm
 
-from espnet_smoe.bandwidth import (
-    DETECT_THRESHOLD_DB, MIRROR_THRESHOLD, NB_RATE, WB_RATE, detect, evidence, to_narrowband,
-    to_wideband,
-)
-from espnet_smoe.datadir import check_data_dir, iter_audio
-from espnet_smoe.telephone import Channel, telephone, through_sox
+from espnet_smoe.audio.bandwidth import NB_RATE, WB_RATE
+from espnet_smoe.audio.channel import Channel, telephone, through_sox, to_narrowband, to_wideband
+from espnet_smoe.audio.detect import DETECT_THRESHOLD_DB, MIRROR_THRESHOLD, detect, evidence
+from espnet_smoe.recipe.datadir import check_data_dir, iter_audio
 
 
 def get_args():
@@ -105,7 +103,7 @@ def evaluate(data: List[Path], seed: int) -> Dict[str, Dict]:
 
 def markdown(found: Dict[str, Dict], data: List[Path]) -> str:
     lines = [f"# Bandwidth detection on {', '.join(map(str, data))}", "",
-             "`espnet_smoe.bandwidth.detect`: `nb` where the high-band level (99th percentile over "
+             "`espnet_smoe.audio.detect.detect`: `nb` where the high-band level (99th percentile over "
              "speech frames of the strongest 5.0-7.5 kHz band against the strongest 0.25-3.5 kHz "
              f"band) is at most {DETECT_THRESHOLD_DB} dB or the mirror correlation (4.3-7.7 kHz "
              f"against 0.3-3.7 kHz mirrored at 4 kHz) at least {MIRROR_THRESHOLD}.", "",

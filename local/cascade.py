@@ -19,8 +19,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from espnet_smoe.datadir import read_table, write_table
-from espnet_smoe.multitask import ASR, CASCADE
+from espnet_smoe.recipe.datadir import read_table, write_table
+from espnet_smoe.text.multitask import ASR, CASCADE
 
 
 def get_args():

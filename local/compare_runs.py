@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from espnet_smoe.bandwidth import BANDWIDTHS
-from espnet_smoe.multitask import ASR, CASCADE
+from espnet_smoe.audio.bandwidth import BANDWIDTHS
+from espnet_smoe.text.multitask import ASR, CASCADE
 
 
 def get_args():

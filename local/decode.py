@@ -8,7 +8,7 @@ espnet2 imports per job, not per set and task; its log is ``<output_dir>/logs/de
 Jobs share the CPU threads equally; one progress bar covers all of them. Then each set × task's
 ``<n>best_recog/*``, ``too_short`` (utterances too short to decode: empty hypotheses),
 ``bandwidth`` (each utterance's route), ``bw_disagree`` and ``timing.json`` are merged from the
-jobs' parts. The jobs run through the recipe's job layer (:mod:`espnet_smoe.jobs`):
+jobs' parts. The jobs run through the recipe's job layer (:mod:`espnet_smoe.recipe.jobs`):
 ``--cmd_backend local`` (default) on this machine, ``slurm`` as a submitit job array with the
 ``decode`` section of ``--slurm_conf`` (and ``--slurm_args``). A failing job stops the stage with
 its log's tail. Options this script does not know (``--swap_routes``, ``--beam_size``, ...) go to
@@ -32,8 +32,8 @@ from typing import List
 
 from tqdm import tqdm
 
-from espnet_smoe import jobs as job_layer
-from espnet_smoe.datadir import read_table, write_table
+from espnet_smoe.recipe import jobs as job_layer
+from espnet_smoe.recipe.datadir import read_table, write_table
 
 
 def get_args():

@@ -18,8 +18,8 @@ from pathlib import Path
 import kaldiio
 from tqdm import tqdm
 
-from espnet_smoe.bandwidth import WB_RATE
-from espnet_smoe.datadir import DataDirError, check_data_dir, iter_audio, write_table
+from espnet_smoe.audio.bandwidth import WB_RATE
+from espnet_smoe.recipe.datadir import DataDirError, check_data_dir, iter_audio, write_table
 
 
 def get_args():

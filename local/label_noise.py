@@ -7,7 +7,7 @@ translation target) against the fraction p of flipped labels, per bandwidth, as 
 (``label_noise.md``) and a plot (``label_noise.png``). Scores are means over the test sets of
 that bandwidth (and over targets for BLEU). p = 1 sends every utterance to the other bandwidth's
 experts, as the routing ablation ``swap_encoder`` does; flips are drawn per utterance by a hash
-(:func:`espnet_smoe.bandwidth.mislabelled`), so those flipped at p are among those flipped at any
+(:func:`espnet_smoe.audio.bandwidth.mislabelled`), so those flipped at p are among those flipped at any
 larger p. A model also decoded with ``--bw_auto`` (rows ``auto``: routed by detected bandwidth)
 gets that point too, placed at the fraction of utterances detection routed against their label:
 what routing without labels costs, on the same axis as wrong labels.
@@ -27,8 +27,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from espnet_smoe.bandwidth import BANDWIDTHS  # noqa: E402
-from espnet_smoe.multitask import ASR, CASCADE  # noqa: E402
+from espnet_smoe.audio.bandwidth import BANDWIDTHS  # noqa: E402
+from espnet_smoe.text.multitask import ASR, CASCADE  # noqa: E402
 
 Curve = Dict[float, Dict[str, float]]  # p -> {"wer_nb": ..., "bleu_wb": ...}
 

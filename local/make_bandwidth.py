@@ -4,7 +4,7 @@
 WB = resampled to 16 kHz. NB = a narrowband channel at 8 kHz, brought back to 16 kHz, so both
 bandwidths share one frontend (``--nb_channel``):
 
-telephone  a call (espnet_smoe/telephone.py): band 300-3400 Hz, handset colouring, noise at
+telephone  a call (espnet_smoe/audio/channel.py): band 300-3400 Hz, handset colouring, noise at
            10-30 dB SNR, G.711 mu/A-law, GSM or AMR-NB, drawn per utterance from --seed (default)
 lowpass    anti-aliased down to 8 kHz, optionally G.711 mu-law (--mulaw): only the band differs
 
@@ -16,11 +16,11 @@ utterance ids gain a ``-wb`` / ``-nb`` suffix.
 --mode both    : each utterance twice, once in each bandwidth
 --mode native  : real recordings in their own bandwidth, labelled by --labels: utt2bw (the
                  source's file), rate (<= 8 kHz source audio is NB) or detect
-                 (espnet_smoe.bandwidth.detect). With labels not from the file, where the
+                 (espnet_smoe.audio.detect.detect). With labels not from the file, where the
                  source also has utt2bw, the utterances on which they differ are counted and
                  listed in <dst>/bw_disagree. Other modes ignore a source utt2bw, and say so.
 
-Utterances whose audio is unusable (see espnet_smoe/datadir.py: unreadable, empty, truncated,
+Utterances whose audio is unusable (see espnet_smoe/recipe/datadir.py: unreadable, empty, truncated,
 bad_segment, overshoot, too_short) are left out of every output file and listed, by source id, in
 ``<dst>/skipped``; segments cut at their recording's end are kept and listed in ``<dst>/cut``.
 
@@ -39,13 +39,12 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from espnet_smoe.bandwidth import (
-    BANDWIDTHS, WB_RATE, by_rate, detect, read_utt2bw, to_narrowband, to_wideband,
-)
-from espnet_smoe.datadir import (
+from espnet_smoe.audio.bandwidth import BANDWIDTHS, WB_RATE, by_rate, read_utt2bw
+from espnet_smoe.audio.channel import Channel, telephone, to_narrowband, to_wideband
+from espnet_smoe.audio.detect import detect
+from espnet_smoe.recipe.datadir import (
     REASONS, DataDirError, check_data_dir, iter_audio, read_table, spk2utt, write_report, write_table,
 )
-from espnet_smoe.telephone import Channel, telephone
 
 
 def get_args():

@@ -15,8 +15,8 @@ Usage:
 import argparse
 from pathlib import Path
 
-from espnet_smoe.datadir import read_table, write_table
-from espnet_smoe.multitask import examples
+from espnet_smoe.recipe.datadir import read_table, write_table
+from espnet_smoe.text.multitask import examples
 
 
 def get_args():

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 
-from espnet_smoe.bin.count_params import build_model, count
-from espnet_smoe.datadir import read_table
-from espnet_smoe.multitask import ASR, CASCADE, reference_file
+from espnet_smoe.task.build import build_model, count
+from espnet_smoe.recipe.datadir import read_table
+from espnet_smoe.text.multitask import ASR, CASCADE, reference_file
 from compare_runs import epochs  # local/, beside this script
 from score import UNITS
 from significance import paired_corpus_metric, paired_error_rate

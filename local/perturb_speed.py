@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Dict
 
-from espnet_smoe.datadir import read_table, spk2utt, write_table
+from espnet_smoe.recipe.datadir import read_table, spk2utt, write_table
 
 
 def get_args():

@@ -41,7 +41,7 @@
 # 11 (opt-in: --stop_stage 11) upload of the pack and card to the Hugging Face Hub repository
 #    --hf_repo org/name: a dry run that lists them unless --hf_upload true
 #
-# Jobs (stages 6, 7, 8) run through one layer, espnet_smoe/jobs.py (CLI espnet_smoe.bin.run_jobs),
+# Jobs (stages 6, 7, 8) run through one layer, espnet_smoe/recipe/jobs.py (CLI espnet_smoe.bin.run_jobs),
 # like ESPnet's cmd.sh: --cmd_backend local (default) runs them on this machine, each with its
 # log, the first failed job's log tail shown; --cmd_backend slurm submits them with submitit (a
 # job array per stage) using the sections default/stats/train/decode of --slurm_conf (YAML of
@@ -111,7 +111,7 @@ python=python3
 [ -z "${inference_config}" ] || [ -f "${inference_config}" ] || die "${inference_config} not found"
 [ -n "${tag}" ] || tag="s2t_$(basename "${train_config}" .yaml)"
 
-tasks=$(${python} -c "from espnet_smoe.multitask import task_names; print(' '.join(task_names('${tgt_langs}'.split())))")
+tasks=$(${python} -c "from espnet_smoe.text.multitask import task_names; print(' '.join(task_names('${tgt_langs}'.split())))")
 exp=exp/${tag}
 stats_dir=exp/s2t_stats_bbpe${bbpe_vocab_size}
 token_dir=data/token_list/bbpe${bbpe_vocab_size}
@@ -142,7 +142,7 @@ if todo 1; then
     [ -n "${data_cmd}" ] || die "--data_cmd is not set (run.sh sets it)"
     eval "${data_cmd}"  # a shell command line: quoted lists (--tgt_langs "eng cat") stay one option
     for s in ${train_set} ${valid_set} ${test_sets}; do
-        ${python} -c "from espnet_smoe.datadir import check_data_dir; import sys; \
+        ${python} -c "from espnet_smoe.recipe.datadir import check_data_dir; import sys; \
 print(f'data/${s}: {len(check_data_dir(\"data/${s}\", \"${tgt_langs}\".split()))} utterances ok')"
     done
 fi

@@ -40,8 +40,8 @@ from pathlib import Path
 import jiwer
 from sacrebleu.metrics import BLEU, CHRF, TER
 
-from espnet_smoe.datadir import read_table
-from espnet_smoe.multitask import ASR, CASCADE, reference_file
+from espnet_smoe.recipe.datadir import read_table
+from espnet_smoe.text.multitask import ASR, CASCADE, reference_file
 
 
 def get_args():
@@ -200,7 +200,7 @@ def scores(task: str, refs, hyps) -> dict:
 
 def channel_groups(channels: dict) -> dict:
     """A telephone channel's ``utt2channel`` -> {"codec=gsm": keys, "snr<20dB": keys, ...}: the
-    simulated NB test set cut by codec and by noise (see espnet_smoe/telephone.py)."""
+    simulated NB test set cut by codec and by noise (see espnet_smoe/audio/channel.py)."""
     groups = {}
     for key, made_by in channels.items():
         fields = dict(f.split("=", 1) for f in made_by.split() if "=" in f)

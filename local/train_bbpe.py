@@ -2,7 +2,7 @@
 """Stage 4: train the byte-level BPE tokenizer and write the ESPnet token list.
 
 BBPE is trained on every output text (transcripts and translations); the language and task
-tokens of the multitask scheme are added as atomic tokens (see espnet_smoe/multitask.py).
+tokens of the multitask scheme are added as atomic tokens (see espnet_smoe/text/multitask.py).
 
 Usage:
     python local/train_bbpe.py --text dump/raw/train/text --text dump/raw/train/text.eng \
@@ -12,9 +12,9 @@ Usage:
 import argparse
 from pathlib import Path
 
-from espnet_smoe.datadir import read_table
-from espnet_smoe.multitask import special_tokens
-from espnet_smoe.tokenizer import make_token_list, train_bbpe
+from espnet_smoe.recipe.datadir import read_table
+from espnet_smoe.text.multitask import special_tokens
+from espnet_smoe.text.tokenizer import make_token_list, train_bbpe
 
 
 def get_args():

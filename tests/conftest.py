@@ -18,7 +18,7 @@ def _seed():
 
 
 def make_decoder(**kwargs):
-    from espnet_smoe.decoder import MoETransformerDecoder
+    from espnet_smoe.nets.decoder import MoETransformerDecoder
 
     conf = dict(token_list=TOKENS, **DIM)
     conf.update(kwargs)
@@ -36,8 +36,8 @@ def prefixed(tasks, length=6):
 def routes_taken():
     """Record, per stack, the rows per expert of the route each S-MoE FFN call read:
     ``{"encoder": [(n_0, n_1, ...), ...], "decoder": [...]}`` (the layers keep no record)."""
-    from espnet_smoe.route import active_route
-    from espnet_smoe.smoe_layer import SMoEFeedForward
+    from espnet_smoe.nets.route import active_route
+    from espnet_smoe.nets.smoe_layer import SMoEFeedForward
 
     taken = {"encoder": [], "decoder": []}
     forward = SMoEFeedForward.forward

@@ -9,8 +9,9 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from espnet_smoe.bandwidth import bandwidth_id, detect, read_utt2bw, to_narrowband, to_wideband
-from espnet_smoe.telephone import Channel, telephone, through_sox
+from espnet_smoe.audio.bandwidth import bandwidth_id, read_utt2bw
+from espnet_smoe.audio.channel import Channel, telephone, through_sox, to_narrowband, to_wideband
+from espnet_smoe.audio.detect import detect
 
 
 def energy_above(wav: torch.Tensor, hz: float, rate: int = 16000) -> float:
@@ -97,7 +98,7 @@ def test_detect_on_speech_through_codecs(voice):
 
 
 def test_label_noise_flips_a_nested_deterministic_fraction():
-    from espnet_smoe.bandwidth import mislabelled, other_bandwidth
+    from espnet_smoe.audio.bandwidth import mislabelled, other_bandwidth
 
     keys = [f"spk{i % 7}-utt{i}" for i in range(10000)]
     flipped = {p: {k for k in keys if mislabelled(k, p, seed=3)} for p in (0.0, 0.1, 0.25, 0.5, 1.0)}

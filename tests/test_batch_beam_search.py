@@ -1,5 +1,5 @@
 """Batched beam search over several utterances: the hypotheses ESPnet's own search (bounded by
-the encoder frames, espnet_smoe.beam_search) finds for each utterance alone, with per-utterance
+the encoder frames, espnet_smoe.decoding.beam_search) finds for each utterance alone, with per-utterance
 tasks (so per-row S-MoE routes) in one batch."""
 
 import pytest
@@ -9,8 +9,8 @@ from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.asr.ctc import CTC
 
 from conftest import ASR, SOS, SPA, ST, TOKENS, make_decoder, routes_taken
-from espnet_smoe.batch_beam_search import BatchedBeamSearch
-from espnet_smoe.beam_search import FrameBoundedBatchBeamSearch
+from espnet_smoe.decoding.batch_beam_search import BatchedBeamSearch
+from espnet_smoe.decoding.beam_search import FrameBoundedBatchBeamSearch
 
 EOS = TOKENS.index("<eos>")
 

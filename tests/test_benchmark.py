@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from espnet_smoe.bin import benchmark
-from espnet_smoe.inference import Speech2Text
+from espnet_smoe.decoding.inference import Speech2Text
 
 pytestmark = pytest.mark.slow
 

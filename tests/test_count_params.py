@@ -8,7 +8,8 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
 
-from espnet_smoe.bin.count_params import build_model, count, main
+from espnet_smoe.bin.count_params import main
+from espnet_smoe.task.build import build_model, count
 from test_model import build
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The data-directory contract (``espnet_smoe/datadir.py``) and stages 2-3 on bad data.
+"""The data-directory contract (``espnet_smoe/recipe/datadir.py``) and stages 2-3 on bad data.
 
 Bad data ends in a DataDirError naming the file, line and value, or (stage 2) in a skipped
 utterance listed in ``<dst>/skipped``: never a crash, never a silent loss.
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet_smoe.datadir import DataDirError, check_data_dir, iter_audio, read_table
+from espnet_smoe.recipe.datadir import DataDirError, check_data_dir, iter_audio, read_table
 
 RATE = 16000
 LOCAL = Path(__file__).parents[1] / "local"

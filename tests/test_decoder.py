@@ -8,7 +8,7 @@ from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 
-from espnet_smoe.decoder import MoETransformerDecoder
+from espnet_smoe.nets.decoder import MoETransformerDecoder
 from conftest import ASR, DIM, ENG, SOS, SPA, ST, TOKENS, make_decoder, prefixed
 
 EOS = TOKENS.index("<eos>")
@@ -149,7 +149,7 @@ def test_the_default_scheme_is_the_two_expert_map_of_one_target():
 
 
 def test_route_is_found_behind_a_long_previous_context():
-    from espnet_smoe.decoder import ROUTE_WINDOW
+    from espnet_smoe.nets.decoder import ROUTE_WINDOW
 
     sop = TOKENS.index("<sop>")
     prev = [sop] + [12] * (ROUTE_WINDOW + 3)  # pushes <sos> <spa> <task> out of the window

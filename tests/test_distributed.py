@@ -18,7 +18,7 @@ What could break the match, and how the test rules it out:
 * dropout draws differ (each rank draws masks for its half-batch from the same seed): the test
   config sets every dropout rate to 0;
 * padding: a half-batch is padded to its own longest utterance. The S-MoE model extracts
-  features and subsamples each utterance at its own length (``espnet_smoe/padding.py``), so
+  features and subsamples each utterance at its own length (``espnet_smoe/nets/padding.py``), so
   the utterances keep their different lengths here;
 * float summation order (gradient all-reduce, matmuls over 2 vs 4 utterances): measured, the
   losses agree to the last digit and the parameters to ~1e-7, asserted with ``rtol=1e-5``

@@ -13,7 +13,7 @@ import soundfile as sf
 import yaml
 
 from conftest import routes_taken
-from espnet_smoe.bandwidth import BANDWIDTHS
+from espnet_smoe.audio.bandwidth import BANDWIDTHS
 from tiny_corpus import write_tiny_corpus
 
 pytestmark = pytest.mark.slow

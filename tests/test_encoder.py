@@ -8,9 +8,9 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
 from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 
-from espnet_smoe.encoder import MoEConformerEncoder, MoETransformerEncoder
-from espnet_smoe.route import Route
-from espnet_smoe.smoe_layer import SMoEFeedForward
+from espnet_smoe.nets.encoder import MoEConformerEncoder, MoETransformerEncoder
+from espnet_smoe.nets.route import Route
+from espnet_smoe.nets.smoe_layer import SMoEFeedForward
 
 DIM = dict(output_size=16, attention_heads=2, linear_units=32, num_blocks=2)
 CONFORMER = dict(DIM, macaron_style=True, use_cnn_module=True, cnn_module_kernel=3)

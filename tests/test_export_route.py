@@ -11,9 +11,9 @@ import yaml
 from espnet2.tasks.s2t import S2TTask
 
 from conftest import ASR, ST, prefixed
-from espnet_smoe.bandwidth import bandwidth_id
+from espnet_smoe.audio.bandwidth import bandwidth_id
 from espnet_smoe.bin.export_route import main
-from espnet_smoe.export import route_experts
+from espnet_smoe.release.export import route_experts
 from test_model import build
 
 ROUTES = [("nb", "asr", ASR), ("wb", "<st_eng>", ST)]  # (bandwidth, --task, guiding token id)

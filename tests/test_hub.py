@@ -37,8 +37,8 @@ def make_exp(root: Path) -> Path:
     """A trained-looking exp as stage 7 leaves it (random weights), under the recipe paths."""
     import torch
 
-    from espnet_smoe.tasks import SMoES2TTask
-    from espnet_smoe.tokenizer import make_token_list, train_bbpe
+    from espnet_smoe.task.s2t import SMoES2TTask
+    from espnet_smoe.text.tokenizer import make_token_list, train_bbpe
 
     token_dir = root / "data/token_list/bbpe300"
     token_dir.mkdir(parents=True)
@@ -102,7 +102,7 @@ def test_version_is_pyproject_s():
     pyproject = re.search(r'^version = "(.+)"', (REPO / "pyproject.toml").read_text(), re.MULTILINE)
     assert espnet_smoe.__version__ == version("espnet-smoe") == pyproject.group(1)
     light = subprocess.run(  # the version and the Hub helpers load neither torch nor the Hub client
-        [sys.executable, "-c", "import sys, espnet_smoe, espnet_smoe.hub; espnet_smoe.__version__; "
+        [sys.executable, "-c", "import sys, espnet_smoe, espnet_smoe.release.hub; espnet_smoe.__version__; "
          "print(sorted(m for m in ('torch', 'espnet2', 'huggingface_hub') if m in sys.modules))"],
         capture_output=True, text=True, check=True)
     assert light.stdout.strip() == "[]"
@@ -125,7 +125,7 @@ def test_pack_records_version_and_requirement_and_holds_the_card(packed):
 
 def test_model_card_says_what_the_model_is_and_how_to_load_it(packed):
     import espnet_smoe
-    from espnet_smoe.bin.count_params import build_model, count
+    from espnet_smoe.task.build import build_model, count
 
     _, exp = packed
     card = (exp / "README.md").read_text()
@@ -221,7 +221,7 @@ def test_upload_calls_the_hub_only_when_asked(packed, monkeypatch, capsys):
 
 
 def test_a_pack_from_a_newer_espnet_smoe_warns_what_to_install():
-    from espnet_smoe.pack import check_version
+    from espnet_smoe.release.pack import check_version
 
     with pytest.warns(UserWarning, match=r'packed with espnet_smoe 99\.0.*"espnet-smoe>=99\.0"'):
         check_version("99.0", "model.zip")

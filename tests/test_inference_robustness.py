@@ -14,11 +14,11 @@ import yaml
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
 from conftest import TOKENS, routes_taken
-from espnet_smoe.beam_search import frame_bound
-from espnet_smoe.bin.count_params import build_model
-from espnet_smoe.inference import Speech2Text
-from espnet_smoe.multitask import PREFIX_LENGTH
-from espnet_smoe.waveform import resample
+from espnet_smoe.decoding.beam_search import frame_bound
+from espnet_smoe.task.build import build_model
+from espnet_smoe.decoding.inference import Speech2Text
+from espnet_smoe.text.multitask import PREFIX_LENGTH
+from espnet_smoe.audio.waveform import resample
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 16000

@@ -1,4 +1,4 @@
-"""The job layer (espnet_smoe/jobs.py, CLI espnet_smoe.bin.run_jobs) that stages 6, 7 and 8 use.
+"""The job layer (espnet_smoe/recipe/jobs.py, CLI espnet_smoe.bin.run_jobs) that stages 6, 7 and 8 use.
 
 Local jobs run for real (tiny shell commands). Slurm is tested by replacing the submission
 layer, not with a fake cluster: a stand-in for ``submitit.AutoExecutor`` records what is
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from espnet_smoe import jobs
+from espnet_smoe.recipe import jobs
 from espnet_smoe.bin import run_jobs as cli
 
 REPO = Path(__file__).resolve().parents[1]

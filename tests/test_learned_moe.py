@@ -9,8 +9,8 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
 )
 
 from conftest import ASR, ST, make_decoder, prefixed
-from espnet_smoe.encoder import MoETransformerEncoder
-from espnet_smoe.learned_moe import GateRecord, LearnedMoEFeedForward, load_balancing_loss
+from espnet_smoe.nets.encoder import MoETransformerEncoder
+from espnet_smoe.nets.learned_moe import GateRecord, LearnedMoEFeedForward, load_balancing_loss
 from test_model import batch, build
 
 

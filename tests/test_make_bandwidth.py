@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import soundfile as sf
 
-from espnet_smoe.bandwidth import detect
-from espnet_smoe.datadir import read_table
+from espnet_smoe.audio.detect import detect
+from espnet_smoe.recipe.datadir import read_table
 from test_datadir import load_script
 
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from conftest import ASR, SPA, ST, TOKENS
-from espnet_smoe.preprocessor import SMoES2TPreprocessor
-from espnet_smoe.tasks import SMoES2TTask
-from espnet_smoe.tokenizer import make_token_list, train_bbpe
+from espnet_smoe.task.preprocessor import SMoES2TPreprocessor
+from espnet_smoe.task.s2t import SMoES2TTask
+from espnet_smoe.text.tokenizer import make_token_list, train_bbpe
 
 TINY = ["--frontend_conf", "n_fft=128", "--frontend_conf", "hop_length=64", "--frontend_conf", "n_mels=10",
         "--encoder_conf", "output_size=16", "--encoder_conf", "attention_heads=2",
@@ -144,8 +144,8 @@ def test_training_label_noise_flips_whole_utterances_in_training_only():
     """--preprocessor_conf bandwidth_flip=p: a fraction p of the training utterances carry the
     other bandwidth's label, for both of their tasks, every epoch; validation and decoding
     keep the labels."""
-    from espnet_smoe.multitask import utterance_id
-    from espnet_smoe.preprocessor import SMoES2TPreprocessor
+    from espnet_smoe.text.multitask import utterance_id
+    from espnet_smoe.task.preprocessor import SMoES2TPreprocessor
 
     assert utterance_id("spk1-u7-nb_st_eng") == utterance_id("spk1-u7-nb_asr") == "spk1-u7-nb"
     noisy = SMoES2TPreprocessor(train=True, bandwidth_flip=0.5, bandwidth_flip_seed=1)

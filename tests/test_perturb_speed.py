@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet_smoe.datadir import iter_audio, read_table, write_table
+from espnet_smoe.recipe.datadir import iter_audio, read_table, write_table
 
 spec = importlib.util.spec_from_file_location("perturb_speed", Path(__file__).parents[1] / "local/perturb_speed.py")
 perturb_speed = importlib.util.module_from_spec(spec)

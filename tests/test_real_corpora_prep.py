@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixtures_real_corpora as fx  # noqa: E402
 
-from espnet_smoe.datadir import check_data_dir, iter_audio, load_audio, read_table  # noqa: E402
+from espnet_smoe.recipe.datadir import check_data_dir, iter_audio, load_audio, read_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "egs2/fisher_callhome_covost2/s2t1"

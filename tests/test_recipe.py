@@ -19,7 +19,7 @@ import soundfile as sf
 import torch
 import yaml
 
-from espnet_smoe.datadir import read_table, write_table
+from espnet_smoe.recipe.datadir import read_table, write_table
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from espnet_smoe.route import Route, active_route, permuted, reorder, unsort
+from espnet_smoe.nets.route import Route, active_route, permuted, reorder, unsort
 
 
 def test_a_route_counts_and_blocks_its_experts():

@@ -6,9 +6,9 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
 
-from espnet_smoe.learned_moe import LearnedMoEFeedForward
-from espnet_smoe.route import Route, unsort
-from espnet_smoe.smoe_layer import SMoEFeedForward, moe_ffns
+from espnet_smoe.nets.learned_moe import LearnedMoEFeedForward
+from espnet_smoe.nets.route import Route, unsort
+from espnet_smoe.nets.smoe_layer import SMoEFeedForward, moe_ffns
 
 
 def layer(n: int) -> SMoEFeedForward:

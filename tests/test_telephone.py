@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from espnet_smoe.telephone import CODECS, Channel, telephone
+from espnet_smoe.audio.channel import CODECS, Channel, telephone
 
 RATE = 16000
 

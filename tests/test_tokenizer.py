@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from espnet_smoe.tokenizer import (
+from espnet_smoe.text.tokenizer import (
     BYTE_SYMBOLS,
     BBPETokenizer,
     build_tokenizer,

@@ -11,8 +11,8 @@ import numpy as np
 import soundfile as sf
 import yaml
 
-from espnet_smoe.multitask import examples, special_tokens
-from espnet_smoe.tokenizer import make_token_list, train_bbpe
+from espnet_smoe.text.multitask import examples, special_tokens
+from espnet_smoe.text.tokenizer import make_token_list, train_bbpe
 
 SENTENCES = [
     ("hola mundo", "hello world"),

@@ -24,7 +24,7 @@ Measured on the same synthetic batches (utterances of 3-6 s, bandwidths and task
 * ``ops_infer_b32``, ``ops_train_mixed``: ATen operators dispatched by one encoder forward at
   batch 32 (routes mixed) and one mixed training step; exact, and on a GPU about one kernel
   launch each, the host-side cost that decides the ratios when kernels are small;
-* batched beam search (:mod:`espnet_smoe.batch_beam_search`) against one-at-a-time decoding;
+* batched beam search (:mod:`espnet_smoe.decoding.batch_beam_search`) against one-at-a-time decoding;
 * ``peer``: against what a user would otherwise run, ESPnet's own S2T ``Speech2Text``
   (``espnet2.bin.s2t_inference``), loaded from a stock-ESPnet ``config.yaml`` (``model: espnet``)
   with the dense model's parameters. On the batched search's utterances, task ``<asr>``, same
@@ -62,10 +62,10 @@ from espnet2.bin.s2t_inference import Speech2Text as ESPnetSpeech2Text
 from espnet2.tasks.s2t import S2TTask
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from espnet_smoe.bin.count_params import build_model
-from espnet_smoe.inference import Speech2Text
-from espnet_smoe.multitask import lang_token, task_names, task_token
-from espnet_smoe.route import is_routed
+from espnet_smoe.task.build import build_model
+from espnet_smoe.decoding.inference import Speech2Text
+from espnet_smoe.text.multitask import lang_token, task_names, task_token
+from espnet_smoe.nets.route import is_routed
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 MODELS = {"dense": "base.yaml", "smoe": "encdec_smoe.yaml", "learned": "learned_moe.yaml"}

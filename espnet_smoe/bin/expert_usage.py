@@ -30,10 +30,10 @@ import torch
 from espnet.nets.pytorch_backend.nets_utils import pad_list
 from tqdm import tqdm
 
-from espnet_smoe.datadir import read_table
-from espnet_smoe.inference import Speech2Text
-from espnet_smoe.learned_moe import expert_counts
-from espnet_smoe.multitask import PREFIX_LENGTH, reference_file
+from espnet_smoe.recipe.datadir import read_table
+from espnet_smoe.decoding.inference import Speech2Text
+from espnet_smoe.nets.learned_moe import expert_counts
+from espnet_smoe.text.multitask import PREFIX_LENGTH, reference_file
 
 
 

@@ -3,7 +3,7 @@
 
 Writes ``config.yaml`` (``model: espnet``, ``encoder: transformer|conformer``, ``decoder:
 transformer``), ``model.pth``, the statistics and BBPE model the config names, and a README on
-what stock ESPnet can do with it (see :mod:`espnet_smoe.export`). Run it from the recipe dir.
+what stock ESPnet can do with it (see :mod:`espnet_smoe.release.export`). Run it from the recipe dir.
 
 Usage:
     python -m espnet_smoe.bin.export_route --s2t_train_config exp/s2t_encdec_smoe/config.yaml \
@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from espnet_smoe.export import export_route
+from espnet_smoe.release.export import export_route
 
 
 def get_parser() -> argparse.ArgumentParser:

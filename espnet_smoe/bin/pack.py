@@ -2,7 +2,7 @@
 """Pack a trained model for ``Speech2Text.from_pretrained`` (stage 10): ESPnet's zip, with the
 model card (``<exp>/README.md``, written first) and the espnet_smoe version in ``meta.yaml``.
 
-Run it from the recipe dir: paths are stored relative to it (see :mod:`espnet_smoe.pack`).
+Run it from the recipe dir: paths are stored relative to it (see :mod:`espnet_smoe.release.pack`).
 
 Usage:
     python -m espnet_smoe.bin.pack --exp exp/s2t_dec_smoe --model_file exp/s2t_dec_smoe/valid.acc.ave.pth \
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from espnet_smoe.pack import pack_model
+from espnet_smoe.release.pack import pack_model
 
 
 def get_parser() -> argparse.ArgumentParser:

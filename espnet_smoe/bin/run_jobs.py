@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run "job n of N" commands through the recipe's job layer (:mod:`espnet_smoe.jobs`), on this
+"""Run "job n of N" commands through the recipe's job layer (:mod:`espnet_smoe.recipe.jobs`), on this
 machine or on Slurm (submitit), as Kaldi/ESPnet's ``$cmd JOB=1:N log cmd`` does.
 
 Every whole word ``JOB`` of the command and of ``--log`` becomes the job number, 1 to N. The
@@ -22,7 +22,7 @@ import os
 import re
 import sys
 
-from espnet_smoe.jobs import BACKENDS, Job, JobsFailed, run_jobs, slurm_parameters
+from espnet_smoe.recipe.jobs import BACKENDS, Job, JobsFailed, run_jobs, slurm_parameters
 
 
 def get_parser() -> argparse.ArgumentParser:

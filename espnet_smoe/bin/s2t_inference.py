@@ -38,10 +38,10 @@ from espnet2.utils import config_argparse
 from espnet2.utils.types import str2triple_str, str_or_none
 from tqdm import tqdm
 
-from espnet_smoe.bandwidth import mislabelled, other_bandwidth
-from espnet_smoe.inference import SWAPS, Speech2Text
-from espnet_smoe.waveform import resample
-from espnet_smoe.tasks import SMoES2TTask
+from espnet_smoe.audio.bandwidth import mislabelled, other_bandwidth
+from espnet_smoe.decoding.inference import SWAPS, Speech2Text
+from espnet_smoe.audio.waveform import resample
+from espnet_smoe.task.s2t import SMoES2TTask
 
 
 def count_keys(path: str) -> int:

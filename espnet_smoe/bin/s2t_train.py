@@ -12,7 +12,7 @@ Usage (what the recipe's stage 7 runs; every ESPnet training option applies):
         ... --output_dir exp/s2t_encdec_smoe
 """
 
-from espnet_smoe.tasks import SMoES2TTask
+from espnet_smoe.task.s2t import SMoES2TTask
 
 
 def get_parser():

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from espnet_smoe.hub import upload
+from espnet_smoe.release.hub import upload
 
 
 def str2bool(value: str) -> bool:

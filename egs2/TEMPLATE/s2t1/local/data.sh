@@ -9,7 +9,7 @@
 #   utt2bw       <utt> wb|nb          optional: the recorded bandwidth (--bw_labels utt2bw)
 #   segments     <utt> <recording> <start s> <end s>   optional: wav.scp then lists recordings
 #
-# Sorted in LC_ALL=C order. Stage 1 checks every set after this script (espnet_smoe/datadir.py)
+# Sorted in LC_ALL=C order. Stage 1 checks every set after this script (espnet_smoe/recipe/datadir.py)
 # and names the file, utterance and value of any problem. Make it idempotent: skip the work
 # when data/ is already complete (see egs2/mini_es_en/s2t1/local/data.sh).
 set -euo pipefail

@@ -41,7 +41,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prep_fisher_callhome import PrepError, normalize_source, normalize_target  # noqa: E402
 
-from espnet_smoe.datadir import check_data_dir, spk2utt, write_table  # noqa: E402
+from espnet_smoe.recipe.datadir import check_data_dir, spk2utt, write_table  # noqa: E402
 
 SPLITS = {"train": ("train", "train_covost"), "dev": ("dev",), "test": ("test",)}
 

@@ -47,7 +47,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional
 
-from espnet_smoe.datadir import check_data_dir, spk2utt, write_table
+from espnet_smoe.recipe.datadir import check_data_dir, spk2utt, write_table
 
 FISHER_SETS = ("fisher_train", "fisher_dev", "fisher_dev2", "fisher_test")
 CALLHOME_SETS = ("callhome_train", "callhome_devtest", "callhome_evltest")

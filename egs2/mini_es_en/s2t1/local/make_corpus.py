@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Tuple
 import soundfile as sf
 from tqdm import tqdm
 
-from espnet_smoe.datadir import spk2utt, write_table
+from espnet_smoe.recipe.datadir import spk2utt, write_table
 import apertium
 import ui_strings
 from ui_strings import TEST_DOMAINS, TRAIN_DOMAINS

@@ -1,7 +1,7 @@
 """One fixed route of an S-MoE model, exported as a dense model that stock ESPnet builds.
 
 On a fixed route (a bandwidth, a task) each S-MoE FFN runs one expert, and an expert is ESPnet's
-own ``PositionwiseFeedForward`` (see :mod:`espnet_smoe.experts`). Putting the chosen expert where
+own ``PositionwiseFeedForward`` (see :mod:`espnet_smoe.nets.experts`). Putting the chosen expert where
 the S-MoE FFN sat gives the dense network, parameter for parameter, so the export is
 ``model: espnet`` with ``transformer``/``conformer`` stacks; the config keeps every other option.
 
@@ -23,10 +23,10 @@ import torch
 from espnet2.tasks import s2t
 from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
-from espnet_smoe.multitask import task_token
-from espnet_smoe.route import is_routed
-from espnet_smoe.smoe_layer import SMoEFeedForward
-from espnet_smoe.tasks import SMoES2TTask
+from espnet_smoe.text.multitask import task_token
+from espnet_smoe.nets.route import is_routed
+from espnet_smoe.nets.smoe_layer import SMoEFeedForward
+from espnet_smoe.task.s2t import SMoES2TTask
 
 # S-MoE choice -> the ESPnet choice it extends (the same names for model, encoder and decoder)
 STOCK = {"smoe": "espnet", "smoe_transformer": "transformer", "smoe_conformer": "conformer",
@@ -173,7 +173,7 @@ In each S-MoE FFN the chosen expert became the dense FFN; no other parameter cha
 
 ## It needs espnet_smoe to
 - turn text into tokens and back: `token_type: bbpe` is byte-level BPE
-  (`espnet_smoe.tokenizer.BBPETokenizer` over `bpemodel`), which ESPnet's tokenizers lack;
+  (`espnet_smoe.text.tokenizer.BBPETokenizer` over `bpemodel`), which ESPnet's tokenizers lack;
 - prepare data or train with this config (`preprocessor: smoe_s2t`).
 
 ESPnet's `espnet2.bin.s2t_inference.Speech2Text` does not fit it: it expects OWSM's timestamp

@@ -15,7 +15,7 @@ from typing import Dict, Iterable, Optional, Union
 
 import yaml
 
-from espnet_smoe.model_card import exp_card, requirement
+from espnet_smoe.release.model_card import exp_card, requirement
 
 META = "meta.yaml"
 

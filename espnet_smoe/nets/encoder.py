@@ -2,8 +2,8 @@
 project), or, for comparison, a learned per-token gate.
 
 They are ESPnet's own Transformer and Conformer encoders with the dense FFN of the chosen layers
-swapped for :class:`~espnet_smoe.smoe_layer.SMoEFeedForward` (``router: supervised``, S-MoE) or
-:class:`~espnet_smoe.learned_moe.LearnedMoEFeedForward` (``router: learned``); attention,
+swapped for :class:`~espnet_smoe.nets.smoe_layer.SMoEFeedForward` (``router: supervised``, S-MoE) or
+:class:`~espnet_smoe.nets.learned_moe.LearnedMoEFeedForward` (``router: learned``); attention,
 subsampling and normalisation stay shared and untouched. For S-MoE the caller makes the route
 active around the forward::
 
@@ -22,9 +22,9 @@ from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
 from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 from typeguard import typechecked
 
-from espnet_smoe.bandwidth import route_labels
-from espnet_smoe.route import active_route, reorder, unsort
-from espnet_smoe.smoe_layer import moe_ffns
+from espnet_smoe.audio.bandwidth import route_labels
+from espnet_smoe.nets.route import active_route, reorder, unsort
+from espnet_smoe.nets.smoe_layer import moe_ffns
 
 
 class _MoEEncoder:

@@ -23,16 +23,17 @@ from espnet.nets.scorers.length_bonus import LengthBonus
 from espnet2.text.token_id_converter import TokenIDConverter
 from typeguard import typechecked
 
-from espnet_smoe.bandwidth import WB_RATE, by_rate, detect
-from espnet_smoe.batch_beam_search import BatchedBeamSearch
-from espnet_smoe.beam_search import FrameBoundedBatchBeamSearch, FrameBoundedBeamSearch, frame_bound
-from espnet_smoe.multitask import (ASR, PREFIX_LENGTH, decoder_prefix, is_lang_token, is_task_token,
+from espnet_smoe.audio.bandwidth import WB_RATE, by_rate
+from espnet_smoe.audio.detect import detect
+from espnet_smoe.decoding.batch_beam_search import BatchedBeamSearch
+from espnet_smoe.decoding.beam_search import FrameBoundedBatchBeamSearch, FrameBoundedBeamSearch, frame_bound
+from espnet_smoe.text.multitask import (ASR, PREFIX_LENGTH, decoder_prefix, is_lang_token, is_task_token,
                                    task_token)
-from espnet_smoe.padding import conv_lengths
-from espnet_smoe.route import is_routed, permuted
-from espnet_smoe.tasks import SMoES2TTask
-from espnet_smoe.tokenizer import build_tokenizer
-from espnet_smoe.waveform import check_finite, mono, resample, to_float
+from espnet_smoe.nets.padding import conv_lengths
+from espnet_smoe.nets.route import is_routed, permuted
+from espnet_smoe.task.s2t import SMoES2TTask
+from espnet_smoe.text.tokenizer import build_tokenizer
+from espnet_smoe.audio.waveform import check_finite, mono, resample, to_float
 
 SWAPS = ("none", "encoder", "decoder", "both")
 
@@ -166,8 +167,8 @@ class Speech2Text:
         ``unpack_dir``: by default beside itself (``<name>.unpacked/``), or for a Hub model in
         the Hub's assets cache.
         """
-        from espnet_smoe.hub import locate
-        from espnet_smoe.pack import unpack_model
+        from espnet_smoe.release.hub import locate
+        from espnet_smoe.release.pack import unpack_model
 
         archive, default_dir = locate(model_tag, cache_dir and str(cache_dir), revision)
         files = unpack_model(archive, unpack_dir or default_dir)
@@ -220,7 +221,7 @@ class Speech2Text:
 
     def _min_samples(self) -> int:
         """The shortest speech (in samples) whose encoder output fits the prefix and one token
-        (see :func:`~espnet_smoe.beam_search.frame_bound`), found by encoding silence."""
+        (see :func:`~espnet_smoe.decoding.beam_search.frame_bound`), found by encoding silence."""
 
         def fits(n: int) -> bool:
             try:
@@ -284,7 +285,7 @@ class Speech2Text:
     ) -> Tuple[Optional[str], Optional[str]]:
         """(label, how it was chosen) for float ``speech`` at ``fs``: the label given; else, for a
         model routed by bandwidth or when asked (``auto``), ``nb`` at 8 kHz or below and
-        :func:`~espnet_smoe.bandwidth.detect` above; else (None, None)."""
+        :func:`~espnet_smoe.audio.detect.detect` above; else (None, None)."""
         bandwidth = bandwidth or self.bandwidth
         if bandwidth not in (None, "auto"):
             return self.model.bandwidth_labels[self.model.bandwidth_expert(bandwidth)], "given"
@@ -320,7 +321,7 @@ class Speech2Text:
             bandwidth: ``wb`` or ``nb`` routes the encoder so; ``auto`` decides (below); None
                 does the same for a model whose encoder is routed by bandwidth.
                 Audio at 8 kHz or below is ``nb``, other audio is detected from the signal
-                (:func:`espnet_smoe.bandwidth.detect`). ``Result.bandwidth`` says which.
+                (:func:`espnet_smoe.audio.detect.detect`). ``Result.bandwidth`` says which.
             fs: The audio's sampling rate (default: the model's, 16 kHz here); resampled to
                 the model's with torchaudio.
         """

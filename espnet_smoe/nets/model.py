@@ -1,8 +1,8 @@
 """The S-MoE speech-to-text model: ESPnet's S2T model plus an utterance-level bandwidth input.
 
 The data loader delivers ``bandwidth`` (B, 1): the expert id of each utterance's ``utt2bw``
-label (see :mod:`espnet_smoe.bandwidth`). The model makes it the encoder's
-:class:`~espnet_smoe.route.Route`, active around ESPnet's own forward; the decoder builds its
+label (see :mod:`espnet_smoe.audio.bandwidth`). The model makes it the encoder's
+:class:`~espnet_smoe.nets.route.Route`, active around ESPnet's own forward; the decoder builds its
 route from its prefix. Everything else (CTC, attention
 loss, label smoothing, statistics) is ESPnet's. Stacks with a learned gate instead
 (``router: learned``, the comparison) contribute their load-balancing loss, weighted by
@@ -16,9 +16,9 @@ import torch
 from espnet2.s2t.espnet_model import ESPnetS2TModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 
-from espnet_smoe.bandwidth import BANDWIDTHS, bandwidth_id
-from espnet_smoe.padding import own_length_subsampling, per_utterance_feats
-from espnet_smoe.route import Route, is_routed
+from espnet_smoe.audio.bandwidth import BANDWIDTHS, bandwidth_id
+from espnet_smoe.nets.padding import own_length_subsampling, per_utterance_feats
+from espnet_smoe.nets.route import Route, is_routed
 
 
 class SMoES2TModel(ESPnetS2TModel):
@@ -31,7 +31,7 @@ class SMoES2TModel(ESPnetS2TModel):
     and the balancing loss (``moe_aux``).
 
     An utterance is encoded the same alone and in any padded batch (see
-    :mod:`espnet_smoe.padding`), so decoding results do not depend on batch composition.
+    :mod:`espnet_smoe.nets.padding`), so decoding results do not depend on batch composition.
 
     Args:
         moe_aux_weight: Weight of the learned gates' load-balancing loss (unused by S-MoE).

@@ -6,7 +6,7 @@ those methods, keeps every stock choice (``transformer``, ``conformer``, ``espne
 working in the same configs:
 
 ====================  =======================================================
-``--model``           ``smoe`` (:class:`~espnet_smoe.model.SMoES2TModel`)
+``--model``           ``smoe`` (:class:`~espnet_smoe.nets.model.SMoES2TModel`)
 ``--encoder``         ``moe_transformer``, ``moe_conformer`` (S-MoE by default, or
                       ``router: learned``); ``smoe_transformer``, ``smoe_conformer`` name
                       the same classes in S-MoE configs
@@ -27,10 +27,10 @@ from espnet2.tasks import s2t
 from espnet2.tasks.s2t import S2TTask
 from espnet2.train.collate_fn import CommonCollateFn
 
-from espnet_smoe.decoder import MoETransformerDecoder, read_token_list
-from espnet_smoe.encoder import MoEConformerEncoder, MoETransformerEncoder
-from espnet_smoe.model import SMoES2TModel
-from espnet_smoe.preprocessor import SMoES2TPreprocessor
+from espnet_smoe.nets.decoder import MoETransformerDecoder, read_token_list
+from espnet_smoe.nets.encoder import MoEConformerEncoder, MoETransformerEncoder
+from espnet_smoe.nets.model import SMoES2TModel
+from espnet_smoe.task.preprocessor import SMoES2TPreprocessor
 
 s2t.model_choices.classes["smoe"] = SMoES2TModel
 for prefix in ("moe", "smoe"):

@@ -15,7 +15,7 @@ from typing import Iterator, List, Optional
 
 import torch
 
-from espnet_smoe.experts import Experts
+from espnet_smoe.nets.experts import Experts
 
 
 class GateRecord:

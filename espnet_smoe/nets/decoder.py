@@ -16,9 +16,9 @@ from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
-from espnet_smoe.multitask import GUIDING_OFFSET, route_map
-from espnet_smoe.route import Route, reorder, unsort
-from espnet_smoe.smoe_layer import moe_ffns
+from espnet_smoe.text.multitask import GUIDING_OFFSET, route_map
+from espnet_smoe.nets.route import Route, reorder, unsort
+from espnet_smoe.nets.smoe_layer import moe_ffns
 
 
 def read_token_list(token_list: Union[str, Path, List[str]]) -> List[str]:
@@ -43,7 +43,7 @@ class MoETransformerDecoder(TransformerDecoder):
         encoder_output_size: Attention dimension.
         token_list: The model's token list (the S-MoE task passes it in).
         route_tokens: Guiding-token symbol -> expert id, or a scheme of
-            :func:`espnet_smoe.multitask.route_map` over the token list (``per_task``, the
+            :func:`espnet_smoe.text.multitask.route_map` over the token list (``per_task``, the
             default: one expert per task; ``per_kind``: transcribe / translate).
         route_offset: Position of the guiding token counted from ``<sos>`` (2: after the
             language token).

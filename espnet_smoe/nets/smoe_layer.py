@@ -2,7 +2,7 @@
 
 Each utterance is sent, whole, to exactly one of N expert FFNs. The expert is chosen by a fixed
 rule outside the layer (bandwidth in the encoder, task token in the decoder), never by a gate:
-the layer reads it from its stack's active :class:`~espnet_smoe.route.Route`.
+the layer reads it from its stack's active :class:`~espnet_smoe.nets.route.Route`.
 """
 
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -12,16 +12,16 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import (
     PositionwiseFeedForward,
 )
 
-from espnet_smoe.experts import Experts
-from espnet_smoe.learned_moe import GateRecord, LearnedMoEFeedForward
-from espnet_smoe.route import active_route
+from espnet_smoe.nets.experts import Experts
+from espnet_smoe.nets.learned_moe import GateRecord, LearnedMoEFeedForward
+from espnet_smoe.nets.route import active_route
 
 
 class SMoEFeedForward(Experts):
     """N position-wise FFN experts, one per utterance, picked by the stack's active route.
 
     An expert that receives no rows costs nothing and gets no gradient from that batch. A batch
-    its stack has put in route order (:meth:`~espnet_smoe.route.Route.sort`) is split into one
+    its stack has put in route order (:meth:`~espnet_smoe.nets.route.Route.sort`) is split into one
     view per expert; one left unsorted (a decoding step, whose rows are few) is gathered and
     scattered per expert.
 
@@ -169,7 +169,7 @@ def moe_ffns(
 
     ``router`` is ``supervised`` (S-MoE: one expert per utterance, read from the ``stack``'s
     active route) or ``learned`` (a per-token top-``top_k`` gate per layer, logging into the
-    returned :class:`~espnet_smoe.learned_moe.GateRecord`). ``shared_units`` of each S-MoE FFN's
+    returned :class:`~espnet_smoe.nets.learned_moe.GateRecord`). ``shared_units`` of each S-MoE FFN's
     hidden units are shared by every route (see :class:`SMoEFeedForward`). Returns (gates,
     layers changed).
     """

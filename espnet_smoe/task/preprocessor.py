@@ -14,10 +14,10 @@ from espnet2.text.cleaner import TextCleaner
 from espnet2.text.token_id_converter import TokenIDConverter
 from espnet2.train.preprocessor import CommonPreprocessor
 
-from espnet_smoe.bandwidth import bandwidth_id, mislabelled, other_bandwidth, route_labels
-from espnet_smoe.decoder import read_token_list
-from espnet_smoe.multitask import utterance_id
-from espnet_smoe.tokenizer import build_tokenizer
+from espnet_smoe.audio.bandwidth import bandwidth_id, mislabelled, other_bandwidth, route_labels
+from espnet_smoe.nets.decoder import read_token_list
+from espnet_smoe.text.multitask import utterance_id
+from espnet_smoe.text.tokenizer import build_tokenizer
 
 
 class SMoES2TPreprocessor(CommonPreprocessor):
@@ -35,7 +35,7 @@ class SMoES2TPreprocessor(CommonPreprocessor):
             ``route_labels`` (the task passes them in; default ``wb``, ``nb``).
         bandwidth_flip: Label-noise experiments: in training, flip the label of this fraction
             of the utterances (the same ones every epoch, see
-            :func:`~espnet_smoe.bandwidth.mislabelled`), as a corpus with wrong labels would.
+            :func:`~espnet_smoe.audio.bandwidth.mislabelled`), as a corpus with wrong labels would.
         bandwidth_flip_seed: Which utterances those are.
         unk_symbol: Unknown-token symbol.
         **kwargs: ESPnet ``CommonPreprocessor`` options (noise, RIR, volume, ...).

@@ -12,10 +12,10 @@ from typing import Dict, List, Optional
 
 import yaml
 
-from espnet_smoe.multitask import (ASR, describe, is_lang_token, is_task_token, target_lang, task_of,
+from espnet_smoe.text.multitask import (ASR, describe, is_lang_token, is_task_token, target_lang, task_of,
                                    task_token)
-from espnet_smoe.route import is_routed
-from espnet_smoe.tokenizer import S2T_SPECIALS
+from espnet_smoe.nets.route import is_routed
+from espnet_smoe.text.tokenizer import S2T_SPECIALS
 
 ARXIV = "2508.10009"
 REPO_PLACEHOLDER = "<org>/<name>"
@@ -118,7 +118,7 @@ def model_card(
 
     Args:
         model: The built model (its stacks say how they are routed).
-        counts: :func:`espnet_smoe.bin.count_params.count` of it.
+        counts: :func:`espnet_smoe.task.build.count` of it.
         version: The espnet_smoe version that packs it (the least it needs).
         name: The pack's name (the exp tag).
         results: The exp's RESULTS.md, if scored.
@@ -186,7 +186,7 @@ def model_card(
 def exp_card(config_path: Path, name: str, version: str, hf_repo: Optional[str] = None,
              license: str = "apache-2.0") -> str:
     """The card of an exp dir's ``config.yaml`` (and RESULTS.md beside it, if any)."""
-    from espnet_smoe.bin.count_params import build_model, count
+    from espnet_smoe.task.build import build_model, count
 
     config = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
     model = build_model(Path(config_path), None, None)

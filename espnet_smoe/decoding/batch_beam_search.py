@@ -10,7 +10,7 @@ tasks can share a batch.
 The search is ESPnet's, step for step: the same weighted scores (decoder, CTC prefix score on a
 pre-beam of ``int(1.5 * beam)`` candidates, length bonus), the top-K expansions per utterance,
 hypotheses ending in ``<eos>`` moved to the finished list (from ``minlen`` on), ``<eos>`` forced
-at ``maxlen`` (bounded by the encoder frames as in :mod:`espnet_smoe.beam_search`), ESPnet's end
+at ``maxlen`` (bounded by the encoder frames as in :mod:`espnet_smoe.decoding.beam_search`), ESPnet's end
 detection when ``maxlenratio`` is 0, and the same final ranking; a finished slot stays in the
 batch as a dead row (score -inf) until its utterance ends. So each utterance gets the hypotheses
 the per-utterance search gives it alone, up to float rounding.
@@ -25,7 +25,7 @@ from espnet.nets.e2e_asr_common import end_detect
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 
-from espnet_smoe.beam_search import frame_bound
+from espnet_smoe.decoding.beam_search import frame_bound
 
 NEG_INF = float("-inf")
 

@@ -121,7 +121,7 @@ def check_data_dir(data_dir: PathLike, tgt_langs: Sequence[str] = ()) -> List[st
     needed = ["wav.scp", "text", "utt2spk", *(f"text.{lang}" for lang in tgt_langs)]
     missing = [name for name in needed if not (d / name).is_file()]
     if missing:
-        raise DataDirError(f"{d}: missing {', '.join(missing)} (see espnet_smoe/datadir.py)")
+        raise DataDirError(f"{d}: missing {', '.join(missing)} (see espnet_smoe/recipe/datadir.py)")
     utts = list(read_table(d / "text"))
     if utts != sorted(utts, key=lambda k: k.encode("utf-8")):
         raise DataDirError(f"{d}/text: not sorted (sort with LC_ALL=C)")

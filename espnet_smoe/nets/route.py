@@ -1,8 +1,8 @@
 """The route of one forward: which expert each utterance takes, as an immutable value.
 
 S-MoE picks one expert per utterance by a fixed rule: the encoder by bandwidth
-(:mod:`espnet_smoe.bandwidth`), the decoder by the guiding token of its prefix
-(:mod:`espnet_smoe.multitask`). A :class:`Route` holds that choice for one forward of one stack:
+(:mod:`espnet_smoe.audio.bandwidth`), the decoder by the guiding token of its prefix
+(:mod:`espnet_smoe.text.multitask`). A :class:`Route` holds that choice for one forward of one stack:
 the expert of each batch row, the rows per expert, and the batch order that makes each expert's
 rows one block. The model builds the encoder's from the bandwidth input; the decoder builds its
 own from the prefix of its input; a stack reorders its batch by the route (:meth:`Route.sort`),

@@ -1,4 +1,7 @@
-"""A telephone channel for narrowband (NB) audio: what a call does to speech, made with sox.
+"""Narrowband (NB) channels: what a line does to speech.
+
+:func:`to_narrowband` keeps the 8 kHz band only (optionally G.711 mu-law coded, torchaudio);
+the telephone channel below simulates a call with sox.
 
 A low-passed copy of clean speech differs from wideband only above 4 kHz, so an encoder's
 bandwidth experts have little to specialise on. A call also band-limits the voice (about
@@ -25,8 +28,9 @@ from typing import List, Sequence
 
 import numpy as np
 import torch
+import torchaudio.functional as AF
 
-from espnet_smoe.bandwidth import NB_RATE, WB_RATE
+from espnet_smoe.audio.bandwidth import NB_RATE, WB_RATE
 
 CODECS = ("ulaw", "alaw", "gsm", "amr-nb")
 AMR_KBPS = (4.75, 5.15, 5.9, 6.7, 7.4, 7.95, 10.2, 12.2)  # sox -C <mode>: index in this list
@@ -34,6 +38,24 @@ NOISES = ("white", "pink", "brown")
 # sox's type of each codec's stream
 _CODEC_TYPE = {"ulaw": ["-t", "ul"], "alaw": ["-t", "al"], "gsm": ["-t", "gsm"],
                "amr-nb": ["-t", "amr-nb"]}
+
+
+def to_wideband(wav: torch.Tensor, fs: int) -> torch.Tensor:
+    """Resample (..., T) audio at ``fs`` to 16 kHz."""
+    return wav if fs == WB_RATE else AF.resample(wav, fs, WB_RATE)
+
+
+def to_narrowband(wav: torch.Tensor, fs: int, mulaw: bool = False) -> torch.Tensor:
+    """Telephone-band version of (..., T) audio at ``fs``, returned at 16 kHz.
+
+    Anti-aliased resampling to 8 kHz removes everything above 4 kHz; optional G.711 mu-law
+    (8-bit) adds the codec's quantisation noise; resampling back to 16 kHz keeps one frontend.
+    """
+    nb = AF.resample(wav, fs, NB_RATE)
+    if mulaw:
+        peak = nb.abs().max().clamp(min=1e-8)
+        nb = AF.mu_law_decoding(AF.mu_law_encoding(nb / peak, 256), 256) * peak
+    return AF.resample(nb, NB_RATE, WB_RATE)
 
 
 @dataclass(frozen=True)

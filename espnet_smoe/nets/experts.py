@@ -3,8 +3,8 @@
 A dense checkpoint's FFN (``w_1.*``, ``w_2.*``) loads into every expert, so one expert is a
 drop-in for the dense layer and N experts can start from a trained dense model ("upcycling").
 How rows reach the experts is the subclasses' business: a fixed per-utterance route
-(:class:`~espnet_smoe.smoe_layer.SMoEFeedForward`) or a learned per-token gate
-(:class:`~espnet_smoe.learned_moe.LearnedMoEFeedForward`).
+(:class:`~espnet_smoe.nets.smoe_layer.SMoEFeedForward`) or a learned per-token gate
+(:class:`~espnet_smoe.nets.learned_moe.LearnedMoEFeedForward`).
 """
 
 from typing import List
