@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
+from espnet_smoe.version import package_version
+
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 LIBRARY = "espnet_smoe"
 
@@ -63,13 +65,13 @@ def download(repo_id: str, cache_dir: Optional[str] = None, revision: Optional[s
     except ImportError as e:
         raise ImportError(
             f"'{repo_id}' names a Hugging Face Hub model: pip install huggingface_hub") from e
-    from espnet_smoe import __version__
+    ours = package_version()
 
     local = offline()
     try:
         return Path(huggingface_hub.snapshot_download(
             repo_id, revision=revision, cache_dir=cache_dir or _env_dir("HF_HUB_CACHE", "hub"),
-            local_files_only=local, library_name=LIBRARY, library_version=__version__,
+            local_files_only=local, library_name=LIBRARY, library_version=ours,
         ))
     except (LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError) as e:
         where = "in the local Hub cache (HF_HUB_OFFLINE=1)" if local else "on the Hugging Face Hub"
@@ -106,11 +108,11 @@ def upload(
         return lines + ["nothing was uploaded: pass --hf_upload true to upload"]
     from huggingface_hub import HfApi
 
-    from espnet_smoe import __version__
+    ours = package_version()
 
-    api = HfApi(library_name=LIBRARY, library_version=__version__)
+    api = HfApi(library_name=LIBRARY, library_version=ours)
     api.create_repo(hf_repo, repo_type="model", private=private, exist_ok=True)
     commit = api.upload_folder(
         repo_id=hf_repo, repo_type="model", folder_path=str(folder), allow_patterns=names,
-        commit_message=f"espnet_smoe {__version__}: {names[0]}")
+        commit_message=f"espnet_smoe {ours}: {names[0]}")
     return lines + [f"uploaded: {getattr(commit, 'commit_url', commit)}"]

@@ -16,6 +16,7 @@ from typing import Dict, Iterable, Optional, Union
 import yaml
 
 from espnet_smoe.release.model_card import exp_card, requirement
+from espnet_smoe.version import package_version
 
 META = "meta.yaml"
 
@@ -32,13 +33,13 @@ def pack_model(
     scored) and the card into ``outpath``; run from the recipe dir, which the paths lie under."""
     from espnet2.main_funcs.pack_funcs import pack
 
-    from espnet_smoe import __version__
+    ours = package_version()
 
     exp, outpath = Path(exp), Path(outpath)
     if outpath.suffix != ".zip":
         raise ValueError(f"{outpath}: packs are zip files")
     card = exp / "README.md"
-    card.write_text(exp_card(exp / "config.yaml", outpath.stem, __version__, hf_repo, license),
+    card.write_text(exp_card(exp / "config.yaml", outpath.stem, ours, hf_repo, license),
                     encoding="utf-8")
     extras = [p for p in (exp / "RESULTS.md", card) if p.is_file()]
     files = [exp / "config.yaml", Path(model_file), *map(Path, options), *extras]
@@ -47,7 +48,7 @@ def pack_model(
         raise ValueError(f"pack from the directory the files lie under; outside it: {outside}")
     pack(files={"s2t_model_file": model_file}, yaml_files={"s2t_train_config": exp / "config.yaml"},
          outpath=outpath, option=[*options, *extras])
-    stamp(outpath, {"espnet_smoe": __version__, "requires": requirement(__version__)})
+    stamp(outpath, {"espnet_smoe": ours, "requires": requirement(ours)})
     return outpath
 
 
@@ -77,12 +78,12 @@ def unpack_model(archive: Union[Path, str], outdir: Union[Path, str]) -> Dict[st
 def check_version(packed: Optional[str], what: str) -> None:
     from packaging.version import InvalidVersion, Version
 
-    from espnet_smoe import __version__
+    ours = package_version()
 
     try:
-        newer = packed is not None and Version(str(packed)) > Version(__version__)
+        newer = packed is not None and Version(str(packed)) > Version(ours)
     except InvalidVersion:
         return
     if newer:
-        warnings.warn(f"{what} was packed with espnet_smoe {packed}, this is {__version__}: if it "
+        warnings.warn(f"{what} was packed with espnet_smoe {packed}, this is {ours}: if it "
                       f"fails to load, pip install \"{requirement(str(packed))}\"", stacklevel=3)
