@@ -77,6 +77,35 @@ def test_beam_search_follows_the_forced_task(search_cls):
     assert outputs[ASR] != outputs[ST]  # the transcribe expert was left as it was
 
 
+def test_a_permuted_view_routes_as_swapped_experts_would_and_leaves_the_decoder_as_it_was():
+    """The routing ablation's decoder: the same parameters, each task sent to the other's
+    experts; the reference is a copy whose two experts trade weights."""
+    dec = make_decoder()
+    view = dec.permuted([1, 0])
+    swapped = make_decoder()
+    swapped.load_state_dict(dec.state_dict())
+    with torch.no_grad():
+        for i in swapped.smoe_layers:
+            experts = swapped.decoders[i].feed_forward.experts
+            for own, other in zip(experts[0].parameters(), experts[1].parameters()):
+                weights = own.clone()
+                own.copy_(other)
+                other.copy_(weights)
+    hs, hlens = memory(3)
+    ys, lens = prefixed([ASR, ST, ASR]), torch.full((3,), 6)
+    before = dec(hs, hlens, ys, lens)[0]
+    assert view.route_of(ys).experts == (1, 0, 1) and dec.route_of(ys).experts == (0, 1, 0)
+    torch.testing.assert_close(view(hs, hlens, ys, lens)[0], swapped(hs, hlens, ys, lens)[0],
+                               rtol=0, atol=0)
+    step = subsequent_mask(4).unsqueeze(0)
+    torch.testing.assert_close(view.forward_one_step(ys[:, :4], step, hs)[0],
+                               swapped.forward_one_step(ys[:, :4], step, hs)[0], rtol=0, atol=0)
+    assert view.decoders is dec.decoders and dec.route_permutation is None
+    assert torch.equal(dec(hs, hlens, ys, lens)[0], before)
+    with pytest.raises(ValueError, match="not a permutation"):
+        dec.permuted([0, 0])
+
+
 def test_transcribe_batch_leaves_translate_expert_without_gradient():
     dec = make_decoder().train()
     hs, hlens = memory()

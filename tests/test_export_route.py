@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -67,11 +66,10 @@ def load(out):
 
 @torch.no_grad()
 def outputs(model, speech, ys, bandwidth=None):
-    """Encoder and decoder outputs for (B, T) speech of equal lengths, under ``bandwidth``."""
-    routing = nullcontext() if bandwidth is None else model.encoding(
-        torch.full((len(speech),), bandwidth_id(bandwidth)), len(speech))
-    with routing:
-        enc, enc_lens = model.encode(speech, torch.full((len(speech),), speech.size(1)))
+    """Encoder and decoder outputs for (B, T) speech of equal lengths, under ``bandwidth`` (for
+    the S-MoE model; stock ESPnet's ``encode`` takes none)."""
+    route = () if bandwidth is None else (torch.full((len(speech),), bandwidth_id(bandwidth)),)
+    enc, enc_lens = model.encode(speech, torch.full((len(speech),), speech.size(1)), *route)
     dec, _ = model.decoder(enc, enc_lens, ys, torch.full((len(ys),), ys.size(1)))
     return enc, dec
 
@@ -169,7 +167,7 @@ def test_bad_route_is_a_clear_error(exported, route, error, tmp_path):
 
 
 def test_learned_gate_model_is_refused(tmp_path):
-    _, exp = write_exp(tmp_path, "--encoder", "moe_transformer", "--decoder", "moe_transformer",
+    _, exp = write_exp(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer",
                        "--encoder_conf", "router=learned", "--decoder_conf", "router=learned")
     with pytest.raises(ValueError, match="router: learned"):
         export(exp, tmp_path / "out", "--bandwidth", "nb", "--task", "asr")

@@ -94,7 +94,7 @@ def test_learned_decoder_scoring_paths_agree():
 
 
 def test_model_adds_weighted_balancing_loss_and_needs_no_bandwidth(tmp_path):
-    learned = ["--encoder", "moe_transformer", "--decoder", "moe_transformer",
+    learned = ["--encoder", "smoe_transformer", "--decoder", "smoe_transformer",
                "--encoder_conf", "router=learned", "--decoder_conf", "router=learned"]
     model, _ = build(tmp_path, *learned, "--model_conf", "moe_aux_weight=0.5")
     model.eval()
@@ -132,7 +132,7 @@ def test_learned_decoder_without_moe_layers_records_no_loss():
 
 
 def test_model_with_a_gate_free_learned_decoder_adds_the_encoder_loss_only(tmp_path):
-    model, _ = build(tmp_path, "--encoder", "moe_transformer", "--decoder", "moe_transformer",
+    model, _ = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer",
                      "--encoder_conf", "router=learned", "--decoder_conf", "router=learned",
                      "--decoder_conf", "smoe_layers=[]")
     inputs = batch([ASR, ST], [0, 1])

@@ -1,10 +1,16 @@
-"""The S-MoE model through the task: bandwidth routing, statistics, stock choices, preprocessing."""
+"""The S-MoE model through the task: bandwidth routing, statistics, stock choices, former class
+names, preprocessing."""
+
+import logging
+import re
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from conftest import ASR, SPA, ST, TOKENS
+from espnet_smoe.nets.route import Route
 from espnet_smoe.task.preprocessor import SMoES2TPreprocessor
 from espnet_smoe.task.s2t import SMoES2TTask
 from espnet_smoe.text.tokenizer import make_token_list, train_bbpe
@@ -59,6 +65,85 @@ def test_missing_bandwidth_is_a_clear_error(tmp_path):
     del inputs["bandwidth"]
     with pytest.raises(ValueError, match="utt2bw"):
         model(**inputs)
+
+
+def with_dense_encoder(model, expert, tmp_path):
+    """``model`` with ESPnet's dense encoder in place of its S-MoE one, each FFN holding
+    ``expert``'s weights (what routing to that expert must compute)."""
+    dense, _ = build(tmp_path, "--encoder", "transformer", "--decoder", "smoe_transformer")
+    ffn = re.compile(r"(encoder\.encoders\.\d+\.feed_forward\.)experts\.(\d+)\.")
+    state = {}
+    for key, value in model.state_dict().items():
+        found = ffn.match(key)
+        if found is None or int(found.group(2)) == expert:
+            state[ffn.sub(r"\1", key)] = value
+    dense.load_state_dict(state)  # strict: every dense key, once
+    return dense.eval()
+
+
+@torch.no_grad()
+def test_encode_with_bandwidth_computes_each_utterances_dense_expert(tmp_path):
+    model, _ = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer")
+    model.eval()
+    speech, lens, bandwidth = torch.randn(3, 4000), torch.tensor([4000, 3200, 2600]), [1, 0, 1]
+    enc, enc_lens = model.encode(speech, lens, torch.tensor(bandwidth))
+    dense = {e: with_dense_encoder(model, e, tmp_path) for e in (0, 1)}
+    for b, expert in enumerate(bandwidth):
+        alone, alone_lens = dense[expert].encode(speech[b : b + 1, : lens[b]], lens[b : b + 1])
+        assert enc_lens[b] == alone_lens[0]
+        torch.testing.assert_close(enc[b, : enc_lens[b]], alone[0], rtol=1e-5, atol=1e-5)
+        other, _ = dense[1 - expert].encode(speech[b : b + 1, : lens[b]], lens[b : b + 1])
+        assert (other[0] - alone[0]).abs().max() > 1e-3  # the experts differ: the route matters
+
+
+@torch.no_grad()
+def test_encode_routes_by_its_arguments_alone(tmp_path):
+    """Whatever route is bound around it, ``encode`` takes the bandwidth and the ablation it is
+    given; the ablation sends each utterance where the other bandwidth would."""
+    model, _ = build(tmp_path, "--encoder", "smoe_transformer", "--decoder", "smoe_transformer")
+    model.eval()
+    speech, lens, bandwidth = torch.randn(3, 4000), torch.full((3,), 4000), torch.tensor([1, 0, 0])
+    enc, _ = model.encode(speech, lens, bandwidth)
+    with Route.of("encoder", [0, 0, 0], 2).active():
+        torch.testing.assert_close(model.encode(speech, lens, bandwidth)[0], enc, rtol=0, atol=0)
+    swapped, _ = model.encode(speech, lens, bandwidth, permutation=[1, 0])
+    torch.testing.assert_close(swapped, model.encode(speech, lens, 1 - bandwidth)[0], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="model.encode"):
+        model.encode(speech, lens)
+
+
+@pytest.mark.parametrize("current, former, options", [
+    (("smoe_conformer", "smoe_transformer"), ("moe_conformer", "moe_transformer"), []),
+    (("smoe_transformer", "smoe_transformer"), ("moe_transformer", "moe_transformer"),
+     ["--encoder_conf", "router=learned", "--decoder_conf", "router=learned"]),
+])
+def test_a_config_with_the_former_class_names_builds_the_same_model(tmp_path, caplog, current,
+                                                                    former, options):
+    """Configs and packs made when each class had two names (``moe_*``) still build, as the
+    current name (a learned-gate model too: the same class, ``router: learned``)."""
+    model, args = build(tmp_path, "--encoder", current[0], "--decoder", current[1], *options)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({**vars(args), "encoder": former[0], "decoder": former[1]}))
+    torch.save(model.state_dict(), tmp_path / "model.pth")
+    with caplog.at_level(logging.INFO):
+        loaded, loaded_args = SMoES2TTask.build_model_from_file(config, tmp_path / "model.pth")
+    assert (loaded_args.encoder, loaded_args.decoder) == current
+    assert f"encoder: {former[0]} is the former name of {current[0]}" in caplog.text
+    assert [type(m) for m in loaded.modules()] == [type(m) for m in model.modules()]
+    want = model.state_dict()
+    assert loaded.state_dict().keys() == want.keys()
+    assert all(torch.equal(v, want[k]) for k, v in loaded.state_dict().items())
+
+
+def test_each_smoe_class_has_one_registry_name():
+    from espnet2.tasks import s2t
+
+    ours = {kind: sorted(name for name, cls in choices.classes.items()
+                         if cls.__module__.startswith("espnet_smoe."))
+            for kind, choices in (("model", s2t.model_choices), ("encoder", s2t.encoder_choices),
+                                  ("decoder", s2t.decoder_choices))}
+    assert ours == {"model": ["smoe"], "encoder": ["smoe_conformer", "smoe_transformer"],
+                    "decoder": ["smoe_transformer"]}
 
 
 def test_decoder_only_smoe_needs_no_bandwidth(tmp_path):

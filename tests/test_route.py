@@ -1,4 +1,4 @@
-"""The route as a value: built once per forward, immutable, bound for one block, permutable."""
+"""The route as a value: built from its arguments alone, immutable, bound for one block."""
 
 import dataclasses
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from espnet_smoe.nets.route import Route, active_route, permuted, reorder, unsort
+from espnet_smoe.nets.route import Route, active_route, reorder, unsort
 
 
 def test_a_route_counts_and_blocks_its_experts():
@@ -75,13 +75,14 @@ def test_a_route_is_active_for_its_stack_and_block_only():
     assert active_route("encoder") is None
 
 
-def test_the_ablation_permutes_routes_built_inside_it_only():
-    with permuted("encoder", [1, 0]):
-        swapped = Route.of("encoder", [0, 1, 1], 2)
-        assert Route.of("decoder", [0, 1], 2).experts == (0, 1)  # the other stack's: not
-    assert swapped.experts == (1, 0, 0) and swapped.permutation == (1, 0)
-    assert Route.of("encoder", [0, 1, 1], 2).experts == (0, 1, 1)
-    with permuted("decoder", [2, 0, 1]):
-        assert Route.of("decoder", [0, 1, 2], 3).experts == (2, 0, 1)
-    with permuted("decoder", [0, 0]), pytest.raises(ValueError, match="not a permutation"):
-        Route.of("decoder", [0], 2)
+def test_the_ablation_is_an_argument_and_a_route_depends_on_its_arguments_only():
+    swapped = Route.of("encoder", [0, 1, 1], 2, permutation=[1, 0])
+    assert swapped.experts == (1, 0, 0) and swapped.counts == (2, 1)
+    assert Route.of("decoder", [0, 1, 2], 3, permutation=(2, 0, 1)).experts == (2, 0, 1)
+    plain = Route.of("encoder", [0, 1, 1], 2)
+    with swapped.active(), Route.of("decoder", [1], 2).active():  # nothing bound changes it
+        assert Route.of("encoder", [0, 1, 1], 2) == plain and plain.experts == (0, 1, 1)
+        assert Route.of("encoder", [0, 1, 1], 2, permutation=[1, 0]) == swapped
+    for bad in ([0, 0], [0], [0, 1, 2]):
+        with pytest.raises(ValueError, match="not a permutation"):
+            Route.of("decoder", [0], 2, permutation=bad)

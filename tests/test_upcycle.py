@@ -46,8 +46,7 @@ def test_upcycled_model_computes_the_dense_function_under_any_route(tmp_path, ba
     speech, lens = torch.randn(2, 4000), torch.tensor([4000, 3000])
     with torch.no_grad():
         enc, enc_lens = dense.encode(speech, lens)
-        with smoe.encoding(torch.tensor(bandwidths), 2):
-            smoe_enc, smoe_lens = smoe.encode(speech, lens)
+        smoe_enc, smoe_lens = smoe.encode(speech, lens, torch.tensor(bandwidths))
         ys, ys_lens = prefixed(tasks), torch.tensor([6, 5])
         logits, _ = dense.decoder(enc, enc_lens, ys, ys_lens)
         smoe_logits, _ = smoe.decoder(smoe_enc, smoe_lens, ys, ys_lens)

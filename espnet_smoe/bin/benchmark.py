@@ -58,14 +58,17 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 import yaml
-from espnet2.bin.s2t_inference import Speech2Text as ESPnetSpeech2Text
-from espnet2.tasks.s2t import S2TTask
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from espnet_smoe.task.build import build_model
+from espnet_smoe._imports import offline_import, quiet_import
 from espnet_smoe.decoding.inference import Speech2Text
-from espnet_smoe.text.multitask import lang_token, task_names, task_token
 from espnet_smoe.nets.route import is_routed
+from espnet_smoe.task.build import build_model
+from espnet_smoe.text.multitask import lang_token, task_names, task_token
+
+with quiet_import(), offline_import():  # ESPnet's attention notice; g2p_en's nltk download
+    from espnet2.bin.s2t_inference import Speech2Text as ESPnetSpeech2Text
+    from espnet2.tasks.s2t import S2TTask
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 MODELS = {"dense": "base.yaml", "smoe": "encdec_smoe.yaml", "learned": "learned_moe.yaml"}

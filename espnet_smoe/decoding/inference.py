@@ -7,7 +7,6 @@ bandwidth picks the encoder experts, the task token (forced into the decoder pre
 """
 
 import argparse
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -30,7 +29,7 @@ from espnet_smoe.decoding.beam_search import FrameBoundedBatchBeamSearch, FrameB
 from espnet_smoe.text.multitask import (ASR, PREFIX_LENGTH, decoder_prefix, is_lang_token, is_task_token,
                                    task_token)
 from espnet_smoe.nets.padding import conv_lengths
-from espnet_smoe.nets.route import is_routed, permuted
+from espnet_smoe.nets.route import is_routed
 from espnet_smoe.task.s2t import SMoES2TTask
 from espnet_smoe.text.tokenizer import build_tokenizer
 from espnet_smoe.audio.waveform import check_finite, mono, resample, to_float
@@ -81,7 +80,10 @@ class Speech2Text:
         swap_routes: ``none``, or the S-MoE stacks whose route is deliberately wrong, for the
             routing ablation: ``encoder`` (each utterance to the other bandwidth's experts),
             ``decoder`` (each guiding token to the other task's experts) or ``both``. It holds
-            for this object only; the model itself is left as it was.
+            for this object only: the encoder's permutation goes to each ``model.encode`` call,
+            the searches score with a permuted view of the decoder
+            (:meth:`~espnet_smoe.nets.decoder.MoETransformerDecoder.permuted`); the model
+            itself is left as it was.
 
     Input the model cannot decode is refused before the frontend: non-finite samples with
     ``ValueError``, speech shorter than :attr:`min_samples` (too few encoder frames for the
@@ -118,6 +120,9 @@ class Speech2Text:
             )
         self.model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
         self.train_args = train_args
+        self.ablation = self._swap_routes(swap_routes)
+        self.decoder = (self.model.decoder.permuted(self.ablation["decoder"])
+                        if "decoder" in self.ablation else self.model.decoder)
         self.token_list = list(model.token_list)
         self.converter = TokenIDConverter(self.token_list)
         token_type = getattr(train_args, "token_type", None)
@@ -137,7 +142,7 @@ class Speech2Text:
         }
         self.ctc_task = self.converter.token2id.get(task_token(ASR))
         self.batch_search = None if ctc_weight >= 1.0 else BatchedBeamSearch(
-            self.model.decoder, self.model.ctc, self.model.sos, self.model.eos,
+            self.decoder, self.model.ctc, self.model.sos, self.model.eos,
             len(self.token_list), beam_size, ctc_weight, penalty, normalize_length,
         )
         self.device, self.dtype = device, getattr(torch, dtype)
@@ -146,7 +151,6 @@ class Speech2Text:
         self.fs = int(humanfriendly.parse_size(str(
             (getattr(train_args, "frontend_conf", None) or {}).get("fs", WB_RATE))))
         self.src_langs = getattr(train_args, "src_langs", None)  # None: not recorded (older models)
-        self.ablation = self._swap_routes(swap_routes)
         self.min_samples = self._min_samples()
 
     @classmethod
@@ -178,7 +182,7 @@ class Speech2Text:
         self, beam_size, ctc_weight, penalty, normalize_length
     ) -> FrameBoundedBeamSearch:
         model = self.model
-        scorers = dict(decoder=model.decoder, length_bonus=LengthBonus(len(self.token_list)))
+        scorers = dict(decoder=self.decoder, length_bonus=LengthBonus(len(self.token_list)))
         weights = dict(decoder=1.0 - ctc_weight, length_bonus=penalty)
         if ctc_weight > 0:
             scorers["ctc"] = CTCPrefixScorer(ctc=model.ctc, eos=model.eos)
@@ -200,7 +204,7 @@ class Speech2Text:
 
     def _swap_routes(self, swap: str) -> Dict[str, List[int]]:
         """The routing ablation of ``swap``: stack -> the permutation of its experts (each
-        expert e to e + 1 mod N: the other bandwidth's, the other task's)."""
+        expert e to e + 1 mod N: the other bandwidth's, the other task's); empty for none."""
         if swap not in SWAPS:
             raise ValueError(f"swap_routes must be one of {SWAPS}, got '{swap}'")
         stacks = {"none": [], "both": ["encoder", "decoder"]}.get(swap, [swap])
@@ -211,13 +215,6 @@ class Speech2Text:
                 raise ValueError(f"swap_routes={swap}: the model's {name} has no S-MoE route")
             ablation[name] = [(e + 1) % stack.num_experts for e in range(stack.num_experts)]
         return ablation
-
-    def _ablated(self) -> ExitStack:
-        """Context: the routes built in it take this object's ablation (none by default)."""
-        context = ExitStack()
-        for stack, permutation in self.ablation.items():
-            context.enter_context(permuted(stack, permutation))
-        return context
 
     def _min_samples(self) -> int:
         """The shortest speech (in samples) whose encoder output fits the prefix and one token
@@ -297,10 +294,10 @@ class Speech2Text:
     def encode(
         self, speech: torch.Tensor, lengths: torch.Tensor, route: Optional[torch.Tensor]
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(B, T) waveforms -> encoder output (B, T', D) and lengths, routed by ``route``."""
-        speech = speech.to(self.device, self.dtype)
-        with self._ablated(), self.model.encoding(route, speech.size(0)):
-            enc, enc_lens = self.model.encode(speech, lengths.to(self.device))
+        """(B, T) waveforms -> encoder output (B, T', D) and lengths, routed by ``route`` (B,)
+        encoder expert ids (under this object's ablation)."""
+        speech, lengths = speech.to(self.device, self.dtype), lengths.to(self.device)
+        enc, enc_lens = self.model.encode(speech, lengths, route, self.ablation.get("encoder"))
         return (enc[0] if isinstance(enc, tuple) else enc), enc_lens
 
     @torch.no_grad()
@@ -341,8 +338,7 @@ class Speech2Text:
         search = self.searches[prefix[-1] == self.ctc_task]
         search.set_hyp_primer(prefix)
         enc, _ = self.encode(speech[None], torch.tensor([speech.numel()]), route)
-        with self._ablated():
-            hyps = search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
+        hyps = search(x=enc[0], maxlenratio=self.maxlenratio, minlenratio=self.minlenratio)
         return [self._result(h) for h in hyps[: self.nbest]]
 
     @torch.no_grad()
@@ -379,10 +375,9 @@ class Speech2Text:
         lengths = torch.tensor([row.numel() for row in rows])
         enc, enc_lens = self.encode(pad_list(rows, 0.0), lengths, route)
         ctc_rows = [p[-1] == self.ctc_task for p in prefixes]
-        with self._ablated():
-            hyps = self.batch_search(
-                enc, enc_lens, prefixes, self.maxlenratio, self.minlenratio, ctc_rows
-            )
+        hyps = self.batch_search(
+            enc, enc_lens, prefixes, self.maxlenratio, self.minlenratio, ctc_rows
+        )
         return [[self._result(h).routed(*how) for h in nbest[: self.nbest]]
                 for nbest, how in zip(hyps, picked)]
 

@@ -5,20 +5,27 @@ An S2T decoder input reads ``[<sop> prev...] <sos> <lang> <task> text...``. The 
 ``route_offset`` places after ``<sos>`` (the task token by default) picks the expert through
 ``route_tokens`` (e.g. ``<asr>`` -> 0, ``<st_eng>`` -> 1). Teacher-forced training, one-step
 decoding and beam search all carry that prefix, so the route always comes from the tokens
-themselves: in beam search from the forced prefix, per hypothesis.
+themselves: in beam search from the forced prefix, per hypothesis. The decoder builds its route
+(:meth:`MoETransformerDecoder.route_of`) and binds it for its FFNs around ESPnet's forward (see
+:mod:`espnet_smoe.nets.route`); the routing ablation is a view of it that permutes the experts
+(:meth:`MoETransformerDecoder.permuted`).
 """
 
+import copy
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
-from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
-from espnet_smoe.text.multitask import GUIDING_OFFSET, route_map
-from espnet_smoe.nets.route import Route, reorder, unsort
+from espnet_smoe._imports import quiet_import
+from espnet_smoe.nets.route import Route, checked_permutation, reorder, unsort
 from espnet_smoe.nets.smoe_layer import moe_ffns
+from espnet_smoe.text.multitask import GUIDING_OFFSET, route_map
+
+with quiet_import():  # ESPnet's attention module prints a notice when first imported
+    from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 
 
 def read_token_list(token_list: Union[str, Path, List[str]]) -> List[str]:
@@ -94,6 +101,7 @@ class MoETransformerDecoder(TransformerDecoder):
             num_experts = max(route_tokens.values()) + 1
         self.num_experts, self.default_expert = num_experts, default_expert
         self.routed = router == "supervised"
+        self.route_permutation: Optional[Tuple[int, ...]] = None  # see permuted()
         self._set_route_tokens(route_tokens)
         self.gates, self.smoe_layers = moe_ffns(
             self.decoders, ["feed_forward"], num_experts, smoe_layers, router, top_k, "decoder",
@@ -122,8 +130,19 @@ class MoETransformerDecoder(TransformerDecoder):
         return expert
 
     def route_of(self, ys: torch.Tensor) -> Route:
-        """The route of decoder input rows ys (B, L), read from their guiding tokens."""
-        return Route.of("decoder", self._route(ys), self.num_experts, ys.device)
+        """The route of decoder input rows ys (B, L), read from their guiding tokens (through
+        :attr:`route_permutation`, in a view made by :meth:`permuted`)."""
+        return Route.of("decoder", self._route(ys), self.num_experts, ys.device,
+                        self.route_permutation)
+
+    def permuted(self, permutation: Sequence[int]) -> "MoETransformerDecoder":
+        """The routing ablation: a view of this decoder, sharing its parameters and submodules,
+        whose routes send expert ``e`` to ``permutation[e]``. ESPnet's beam searches call a
+        decoder step by step, so the ablation is carried by the decoder they are given; this
+        one is left as it is."""
+        view = copy.copy(self)  # a new attribute dict; parameters and submodules are shared
+        view.route_permutation = checked_permutation("decoder", permutation, self.num_experts)
+        return view
 
     def _route(self, ys: torch.Tensor) -> List[int]:
         """The expert ids, read on the host: one small device-to-host copy of the prefix per

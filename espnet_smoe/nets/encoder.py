@@ -4,27 +4,34 @@ project), or, for comparison, a learned per-token gate.
 They are ESPnet's own Transformer and Conformer encoders with the dense FFN of the chosen layers
 swapped for :class:`~espnet_smoe.nets.smoe_layer.SMoEFeedForward` (``router: supervised``, S-MoE) or
 :class:`~espnet_smoe.nets.learned_moe.LearnedMoEFeedForward` (``router: learned``); attention,
-subsampling and normalisation stay shared and untouched. For S-MoE the caller makes the route
-active around the forward::
+subsampling and normalisation stay shared and untouched.
+
+ESPnet's model calls ``self.encoder(feats, lens)``, so an S-MoE encoder reads its route from the
+context its caller binds (see :mod:`espnet_smoe.nets.route`): the S-MoE model does so from the
+bandwidth (``SMoES2TModel.encode(speech, lengths, bandwidth)``); an encoder used alone is called
+as::
 
     route = Route.of("encoder", bandwidth_ids, encoder.num_experts)   # e.g. 0 = WB, 1 = NB
     with route.active():
         ys, olens, _ = encoder(xs, ilens)
 
-The S-MoE model does this from the ``bandwidth`` input. A learned gate needs no route; the
-encoder turns its gate logits into the load-balancing loss over the valid frames.
+A learned gate needs no route; the encoder turns its gate logits into the load-balancing loss
+over the valid frames.
 """
 
 from typing import List, Optional
 
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
-from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
-from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 from typeguard import typechecked
 
+from espnet_smoe._imports import quiet_import
 from espnet_smoe.audio.bandwidth import route_labels
 from espnet_smoe.nets.route import active_route, reorder, unsort
 from espnet_smoe.nets.smoe_layer import moe_ffns
+
+with quiet_import():  # ESPnet's attention module prints a notice when first imported
+    from espnet2.asr.encoder.conformer_encoder import ConformerEncoder
+    from espnet2.asr.encoder.transformer_encoder import TransformerEncoder
 
 
 class _MoEEncoder:

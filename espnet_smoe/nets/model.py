@@ -2,15 +2,15 @@
 
 The data loader delivers ``bandwidth`` (B, 1): the expert id of each utterance's ``utt2bw``
 label (see :mod:`espnet_smoe.audio.bandwidth`). The model makes it the encoder's
-:class:`~espnet_smoe.nets.route.Route`, active around ESPnet's own forward; the decoder builds its
-route from its prefix. Everything else (CTC, attention
-loss, label smoothing, statistics) is ESPnet's. Stacks with a learned gate instead
-(``router: learned``, the comparison) contribute their load-balancing loss, weighted by
-``moe_aux_weight``.
+:class:`~espnet_smoe.nets.route.Route`, both in training (``forward(..., bandwidth=...)``) and
+for a caller that encodes (``encode(speech, lengths, bandwidth)``); the decoder builds its route
+from its prefix. Everything else (CTC, attention loss, label smoothing, statistics) is ESPnet's.
+Stacks with a learned gate instead (``router: learned``, the comparison) contribute their
+load-balancing loss, weighted by ``moe_aux_weight``.
 """
 
 from contextlib import nullcontext
-from typing import ContextManager, Dict, Optional, Tuple
+from typing import ContextManager, Dict, Optional, Sequence, Tuple
 
 import torch
 from espnet2.s2t.espnet_model import ESPnetS2TModel
@@ -18,7 +18,7 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 
 from espnet_smoe.audio.bandwidth import BANDWIDTHS, bandwidth_id
 from espnet_smoe.nets.padding import own_length_subsampling, per_utterance_feats
-from espnet_smoe.nets.route import Route, is_routed
+from espnet_smoe.nets.route import Route, active_route, is_routed
 
 
 class SMoES2TModel(ESPnetS2TModel):
@@ -61,7 +61,7 @@ class SMoES2TModel(ESPnetS2TModel):
         for stack in self._gated_stacks():
             stack.gates.clear()
         enc_route = self.encoder_route(bandwidth, speech.size(0))
-        with nullcontext() if enc_route is None else enc_route.active():
+        with _bound(enc_route):  # ESPnet's forward calls self.encode(speech, lengths): bound here
             loss, stats, weight = super().forward(
                 speech,
                 speech_lengths,
@@ -83,6 +83,22 @@ class SMoES2TModel(ESPnetS2TModel):
         # As ESPnet's own forward: 1-dim tensors, which DataParallel gathers and the trainer's
         # weighted average (recursive_average, distributed or multi-GPU) requires.
         return force_gatherable((loss, stats, weight), loss.device)
+
+    def encode(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        bandwidth: Optional[torch.Tensor] = None,
+        permutation: Optional[Sequence[int]] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """ESPnet's encode (frontend, normalisation, encoder), the encoder routed by
+        ``bandwidth`` (B,) or (B, 1) expert ids; ``permutation``: the routing ablation (see
+        :mod:`espnet_smoe.nets.route`). ESPnet's ``forward`` calls it with speech alone, under
+        the route :meth:`forward` bound."""
+        if bandwidth is None and permutation is None and active_route("encoder") is not None:
+            return super().encode(speech, speech_lengths)
+        with _bound(self.encoder_route(bandwidth, speech.size(0), permutation)):
+            return super().encode(speech, speech_lengths)
 
     def _extract_feats(
         self, speech: torch.Tensor, speech_lengths: torch.Tensor
@@ -106,27 +122,27 @@ class SMoES2TModel(ESPnetS2TModel):
         ``route_labels``); a clear error naming the classes for any other."""
         return bandwidth_id(label, "for this model", self.bandwidth_labels)
 
-    def encoder_route(self, bandwidth: Optional[torch.Tensor], batch_size: int) -> Optional[Route]:
-        """The encoder's route from ``bandwidth`` (B, 1) expert ids; None for an encoder that
-        reads none (dense, or a learned gate)."""
+    def encoder_route(
+        self,
+        bandwidth: Optional[torch.Tensor],
+        batch_size: int,
+        permutation: Optional[Sequence[int]] = None,
+    ) -> Optional[Route]:
+        """The encoder's route from ``bandwidth`` (B,) or (B, 1) expert ids, each id ``e`` taken
+        to ``permutation[e]`` if given; None for an encoder that reads none (dense, or a learned
+        gate)."""
         if not is_routed(self.encoder):
             return None
         if bandwidth is None:
             raise ValueError(
                 "the S-MoE encoder routes by bandwidth, but none was given: add the data's "
                 "utt2bw (`--*_data_path_and_name_and_type <dir>/utt2bw,bandwidth,text`), "
-                "or pass bandwidth='wb'|'nb' to Speech2Text"
+                "pass bandwidth='wb'|'nb' to Speech2Text, or bandwidth ids to model.encode"
             )
         ids = bandwidth.reshape(-1).long()
         if ids.numel() != batch_size:
             raise ValueError(f"bandwidth has {ids.numel()} entries for {batch_size} utterances")
-        return Route.of("encoder", ids, self.encoder.num_experts)
-
-    def encoding(self, bandwidth: Optional[torch.Tensor], batch_size: int) -> ContextManager:
-        """Context in which ``self.encode`` routes by ``bandwidth`` (a no-op for an encoder
-        that reads no route)."""
-        route = self.encoder_route(bandwidth, batch_size)
-        return nullcontext() if route is None else route.active()
+        return Route.of("encoder", ids, self.encoder.num_experts, permutation=permutation)
 
     def _decoder_route(self, text: torch.Tensor) -> Optional[Route]:
         """The route the decoder took for targets ``text`` (B, L), for the statistics."""
@@ -150,3 +166,8 @@ class SMoES2TModel(ESPnetS2TModel):
             for e, share in enumerate([] if token_shares is None else token_shares):
                 shares[f"{stack}_g{e}"] = share.to(device)
         return shares
+
+
+def _bound(route: Optional[Route]) -> ContextManager:
+    """``route`` bound for its stack's FFNs in the ``with`` block; nothing for no route."""
+    return nullcontext() if route is None else route.active()

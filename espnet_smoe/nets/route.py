@@ -2,35 +2,51 @@
 
 S-MoE picks one expert per utterance by a fixed rule: the encoder by bandwidth
 (:mod:`espnet_smoe.audio.bandwidth`), the decoder by the guiding token of its prefix
-(:mod:`espnet_smoe.text.multitask`). A :class:`Route` holds that choice for one forward of one stack:
-the expert of each batch row, the rows per expert, and the batch order that makes each expert's
-rows one block. The model builds the encoder's from the bandwidth input; the decoder builds its
-own from the prefix of its input; a stack reorders its batch by the route (:meth:`Route.sort`),
-so each S-MoE FFN splits its input into one view per expert and joins the outputs with one
-``cat``.
+(:mod:`espnet_smoe.text.multitask`). A :class:`Route` holds that choice for one forward of one
+stack: the expert of each batch row, the rows per expert, and the batch order that makes each
+expert's rows one block. :meth:`Route.of` builds it from its arguments alone; a stack reorders its
+batch by it (:meth:`Route.sort`), so each S-MoE FFN splits its input into one view per expert and
+joins the outputs with one ``cat``.
 
-ESPnet's model calls ``self.encoder(feats, lens)`` and ESPnet's layers call
-``self.feed_forward(x)``: neither passes anything else. Rather than copy their code, the route
-crosses those frames in a context variable per stack, bound by :meth:`Route.active` for the span
-of one ``with`` block and read by :func:`active_route`. No module holds it, so nothing outlives
-the forward, and an FFN checks the route it reads against the batch it gets.
+Where routes are built, from arguments:
 
-The routing ablation (an S-MoE stack deliberately sent to the wrong experts) is one permutation
-of expert ids, the same for both stacks: every route built inside ``with permuted(stack, perm)``
-takes ``perm[expert]``.
+- the encoder's in :meth:`~espnet_smoe.nets.model.SMoES2TModel.encoder_route`, from the bandwidth
+  ids that ``SMoES2TModel.encode(speech, lengths, bandwidth)`` and the training ``forward(...,
+  bandwidth=...)`` take;
+- the decoder's in :meth:`~espnet_smoe.nets.decoder.MoETransformerDecoder.route_of`, from the
+  guiding token of each row of the decoder's own input.
+
+How they reach the FFNs: ESPnet's model calls ``self.encoder(feats, lens)`` (and its ``forward``
+calls ``self.encode(speech, lengths)``), and ESPnet's layers call ``self.feed_forward(x)``; none
+passes anything else. Rather than copy their code, the route crosses exactly those frames in a
+context variable per stack, bound by :meth:`Route.active` for one ``with`` block and read by
+:func:`active_route`, in three places and no others:
+
+1. model -> encoder: ``SMoES2TModel.encode`` and ``forward`` bind the encoder's route around
+   ESPnet's own; the encoder's forward reads it;
+2. encoder -> FFNs: the encoder binds the route of its reordered batch around its ESPnet base
+   forward; each :class:`~espnet_smoe.nets.smoe_layer.SMoEFeedForward` reads it;
+3. decoder -> FFNs: the decoder's ``forward`` and ``forward_one_step`` (which ESPnet's beam
+   searches call) bind the route they build from their input; its FFNs read it.
+
+No module holds a route, so nothing outlives the forward, and an FFN checks the route it reads
+against the batch it gets.
+
+The routing ablation (an S-MoE stack deliberately sent to the wrong experts) is a permutation of
+expert ids, given where a route is built (``Route.of(..., permutation=perm)`` sends expert ``e``
+to ``perm[e]``): the model's ``encode`` takes it as an argument, and the decoder, which ESPnet's
+searches call step by step, as a view of itself (``decoder.permuted(perm)``, the same parameters).
 """
 
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
 STACKS = ("encoder", "decoder")
 _ACTIVE: Dict[str, ContextVar] = {s: ContextVar(f"{s}_route", default=None) for s in STACKS}
-_PERMUTED: Dict[str, ContextVar] = {s: ContextVar(f"{s}_permutation", default=None) for s in STACKS}
 
 
 @dataclass(frozen=True)
@@ -39,17 +55,15 @@ class Route:
 
     Args:
         stack: ``encoder`` or ``decoder``: whose FFNs this route is for.
-        experts: (B,) expert id per batch row, the ablation permutation already applied.
+        experts: (B,) expert id per batch row, any ablation permutation already applied.
         num_experts: Experts per S-MoE FFN of the stack.
         device: The batch's device (for the index tensors of the route).
-        permutation: The ablation permutation the ids went through, if any (for reports).
     """
 
     stack: str
     experts: Tuple[int, ...]
     num_experts: int
     device: Optional[torch.device] = None
-    permutation: Optional[Tuple[int, ...]] = field(default=None, compare=False)
     # derived from the above once, here: every S-MoE FFN of the forward reads them
     counts: Tuple[int, ...] = field(init=False, compare=False, repr=False)  # rows per expert (N,)
     blocks: Tuple[Tuple[int, int], ...] = field(init=False, compare=False, repr=False)  # (expert, rows)
@@ -68,10 +82,11 @@ class Route:
         ids: Union[torch.Tensor, Sequence[int]],
         num_experts: int,
         device: Optional[torch.device] = None,
+        permutation: Optional[Sequence[int]] = None,
     ) -> "Route":
         """The route of expert ``ids`` (B,): a 1-D integer tensor (copied to the host here, the
         one host sync of the forward) or ids already on the host, with the batch's ``device``.
-        Inside :func:`permuted` for ``stack``, each id ``e`` becomes ``perm[e]``."""
+        With a ``permutation`` (the routing ablation), each id ``e`` becomes ``permutation[e]``."""
         if stack not in STACKS:
             raise ValueError(f"stack must be one of {STACKS}, got '{stack}'")
         if num_experts < 1:
@@ -86,12 +101,10 @@ class Route:
         ids = tuple(ids)
         if ids and (min(ids) < 0 or max(ids) >= num_experts):
             raise ValueError(f"{stack} route ids must lie in [0, {num_experts}), got {list(ids)}")
-        perm = _PERMUTED[stack].get()
-        if perm is not None:
-            if sorted(perm) != list(range(num_experts)):
-                raise ValueError(f"{stack} ablation {perm} is not a permutation of {num_experts} experts")
-            ids = tuple(perm[e] for e in ids)
-        return cls(stack, ids, num_experts, device, perm)
+        if permutation is not None:
+            permutation = checked_permutation(stack, permutation, num_experts)
+            ids = tuple(permutation[e] for e in ids)
+        return cls(stack, ids, num_experts, device)
 
     def __len__(self) -> int:
         return len(self.experts)
@@ -116,7 +129,7 @@ class Route:
             return self, None
         order = torch.cat([idx for _, idx in self.rows])
         ids = tuple(sorted(self.experts))
-        return Route(self.stack, ids, self.num_experts, self.device, self.permutation), order
+        return Route(self.stack, ids, self.num_experts, self.device), order
 
     def active(self) -> "_Active":
         """Make this the route the stack's S-MoE FFNs read, for the ``with`` block."""
@@ -149,23 +162,22 @@ def active_route(stack: str) -> Optional[Route]:
     return _ACTIVE[stack].get()
 
 
-@contextmanager
-def permuted(stack: str, permutation: Optional[Sequence[int]]) -> Iterator[None]:
-    """Routes of ``stack`` built in the ``with`` block take ``permutation[expert]`` (the routing
-    ablation); None leaves them as they are."""
-    token = _PERMUTED[stack].set(None if permutation is None else tuple(permutation))
-    try:
-        yield
-    finally:
-        _PERMUTED[stack].reset(token)
+def checked_permutation(
+    stack: str, permutation: Sequence[int], num_experts: int
+) -> Tuple[int, ...]:
+    """``permutation`` as a tuple, if it permutes the ``num_experts`` experts of ``stack``."""
+    permutation = tuple(permutation)
+    if sorted(permutation) != list(range(num_experts)):
+        raise ValueError(f"{stack} ablation {list(permutation)} is not a permutation of "
+                         f"{num_experts} experts")
+    return permutation
 
 
 def reorder(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """``x[order]`` for a permutation ``order`` of the batch rows (a stack's :meth:`Route.sort`).
 
     Its gradient goes back through the inverse permutation, a gather: ``x[order]``'s backward
-    is a scatter-add (``index_put_`` with accumulation), which on the CPU cost a mixed training
-    step of the mini model about 2 ms (1 %) for the four reorderings of its two stacks.
+    is a scatter-add (``index_put_`` with accumulation), which costs more for the same result.
     """
     if torch.is_grad_enabled() and x.requires_grad:
         return _Reorder.apply(x, order)

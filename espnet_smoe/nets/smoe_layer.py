@@ -2,7 +2,8 @@
 
 Each utterance is sent, whole, to exactly one of N expert FFNs. The expert is chosen by a fixed
 rule outside the layer (bandwidth in the encoder, task token in the decoder), never by a gate:
-the layer reads it from its stack's active :class:`~espnet_smoe.nets.route.Route`.
+the layer reads it from its stack's active :class:`~espnet_smoe.nets.route.Route` (ESPnet's
+layers call ``self.feed_forward(x)`` with nothing else; see :mod:`espnet_smoe.nets.route`).
 """
 
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -61,9 +62,10 @@ class SMoEFeedForward(Experts):
         if route is None:
             if self.num_experts > 1:
                 raise RuntimeError(
-                    f"S-MoE FFN of the {self.stack} called without a route: bind one with "
-                    f"`with Route.of('{self.stack}', ids, n).active():` (the S-MoE model does "
-                    "this from the bandwidth input and the decoder prefix)"
+                    f"S-MoE FFN of the {self.stack} called without a route: the S-MoE model "
+                    "routes its encoder by bandwidth (`model.encode(speech, lengths, bandwidth)`) "
+                    "and its decoder by the prefix; a stack called alone needs "
+                    f"`with Route.of('{self.stack}', ids, n).active():`"
                 )
             y = self.experts[0](x)
         elif route.num_experts != self.num_experts or len(route.experts) != x.size(0):

@@ -20,17 +20,20 @@ from pathlib import Path
 from typing import Dict, Optional, Union
 
 import torch
-from espnet2.tasks import s2t
 from espnet2.utils.yaml_no_alias_safe_dump import yaml_no_alias_safe_dump
 
-from espnet_smoe.text.multitask import task_token
+from espnet_smoe._imports import offline_import, quiet_import
 from espnet_smoe.nets.route import is_routed
 from espnet_smoe.nets.smoe_layer import SMoEFeedForward
 from espnet_smoe.task.s2t import SMoES2TTask
+from espnet_smoe.text.multitask import task_token
 
-# S-MoE choice -> the ESPnet choice it extends (the same names for model, encoder and decoder)
-STOCK = {"smoe": "espnet", "smoe_transformer": "transformer", "smoe_conformer": "conformer",
-         "moe_transformer": "transformer", "moe_conformer": "conformer"}
+with quiet_import(), offline_import():  # ESPnet's attention notice; g2p_en's nltk download
+    from espnet2.tasks import s2t
+
+# S-MoE choice -> the ESPnet choice it extends (the same names for model, encoder and decoder;
+# building the model renamed a former name in the config, see task.s2t.current_choices)
+STOCK = {"smoe": "espnet", "smoe_transformer": "transformer", "smoe_conformer": "conformer"}
 CHOICES = {"model": s2t.model_choices, "encoder": s2t.encoder_choices,
            "decoder": s2t.decoder_choices}
 MODEL_FILE = "model.pth"

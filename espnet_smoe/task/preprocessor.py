@@ -12,12 +12,15 @@ from typing import Collection, Dict, Iterable, Optional, Union
 import numpy as np
 from espnet2.text.cleaner import TextCleaner
 from espnet2.text.token_id_converter import TokenIDConverter
-from espnet2.train.preprocessor import CommonPreprocessor
 
+from espnet_smoe._imports import offline_import
 from espnet_smoe.audio.bandwidth import bandwidth_id, mislabelled, other_bandwidth, route_labels
 from espnet_smoe.nets.decoder import read_token_list
 from espnet_smoe.text.multitask import utterance_id
 from espnet_smoe.text.tokenizer import build_tokenizer
+
+with offline_import():  # g2p_en's nltk download (espnet2's preprocessor imports it)
+    from espnet2.train.preprocessor import CommonPreprocessor
 
 
 class SMoES2TPreprocessor(CommonPreprocessor):

@@ -7,13 +7,15 @@ working in the same configs:
 
 ====================  =======================================================
 ``--model``           ``smoe`` (:class:`~espnet_smoe.nets.model.SMoES2TModel`)
-``--encoder``         ``moe_transformer``, ``moe_conformer`` (S-MoE by default, or
-                      ``router: learned``); ``smoe_transformer``, ``smoe_conformer`` name
-                      the same classes in S-MoE configs
-``--decoder``         ``moe_transformer``; ``smoe_transformer`` likewise
+``--encoder``         ``smoe_transformer``, ``smoe_conformer`` (S-MoE by default; the
+                      learned-gate comparison with ``router: learned``)
+``--decoder``         ``smoe_transformer`` (likewise)
 ``--preprocessor``    ``smoe_s2t`` (variable-length speech, ``bbpe``, ``utt2bw``)
 ``--token_type``      ``bbpe`` in addition to ESPnet's types
 ====================  =======================================================
+
+Configs and packs made before each class had one name may say ``moe_transformer`` or
+``moe_conformer``; :func:`current_choices` renames them when a model is built.
 """
 
 import argparse
@@ -23,21 +25,39 @@ from typing import Callable, Collection, Dict, List, Tuple
 
 import numpy as np
 import torch
-from espnet2.tasks import s2t
-from espnet2.tasks.s2t import S2TTask
-from espnet2.train.collate_fn import CommonCollateFn
 
+from espnet_smoe._imports import offline_import, quiet_import
 from espnet_smoe.nets.decoder import MoETransformerDecoder, read_token_list
 from espnet_smoe.nets.encoder import MoEConformerEncoder, MoETransformerEncoder
 from espnet_smoe.nets.model import SMoES2TModel
 from espnet_smoe.task.preprocessor import SMoES2TPreprocessor
 
+with quiet_import(), offline_import():  # ESPnet's attention notice; g2p_en's nltk download
+    from espnet2.tasks import s2t
+    from espnet2.tasks.s2t import S2TTask
+    from espnet2.train.collate_fn import CommonCollateFn
+
 s2t.model_choices.classes["smoe"] = SMoES2TModel
-for prefix in ("moe", "smoe"):
-    s2t.encoder_choices.classes[f"{prefix}_transformer"] = MoETransformerEncoder
-    s2t.encoder_choices.classes[f"{prefix}_conformer"] = MoEConformerEncoder
-    s2t.decoder_choices.classes[f"{prefix}_transformer"] = MoETransformerDecoder
+s2t.encoder_choices.classes["smoe_transformer"] = MoETransformerEncoder
+s2t.encoder_choices.classes["smoe_conformer"] = MoEConformerEncoder
+s2t.decoder_choices.classes["smoe_transformer"] = MoETransformerDecoder
 s2t.preprocessor_choices.classes["smoe_s2t"] = SMoES2TPreprocessor
+
+# choice -> {former name: current name}
+LEGACY_NAMES = {
+    "encoder": {"moe_transformer": "smoe_transformer", "moe_conformer": "smoe_conformer"},
+    "decoder": {"moe_transformer": "smoe_transformer"},
+}
+
+
+def current_choices(args: argparse.Namespace) -> None:
+    """Rename, in ``args``, the encoder and decoder choices of a config made before each class
+    had one name, saying so; what training then writes into config.yaml is the current name."""
+    for kind, renamed in LEGACY_NAMES.items():
+        name = getattr(args, kind, None)
+        if name in renamed:
+            logging.info(f"{kind}: {name} is the former name of {renamed[name]}; building that")
+            setattr(args, kind, renamed[name])
 
 BANDWIDTH = "bandwidth"
 
@@ -89,7 +109,9 @@ class SMoES2TTask(S2TTask):
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> SMoES2TModel:
         """S2TTask.build_model; the S-MoE decoder also receives the token list (to map its
-        guiding tokens) without it being written into ``decoder_conf`` of config.yaml."""
+        guiding tokens) without it being written into ``decoder_conf`` of config.yaml. Former
+        class names are translated first (:func:`current_choices`)."""
+        current_choices(args)
         args.token_list = read_token_list(args.token_list)
         decoder = getattr(args, "decoder", None)
         if decoder is None or not issubclass(

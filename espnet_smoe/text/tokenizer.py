@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from espnet2.text.abs_tokenizer import AbsTokenizer
-from espnet2.text.build_tokenizer import build_tokenizer as espnet_build_tokenizer
+
+from espnet_smoe._imports import offline_import
+
+with offline_import():  # espnet2's build_tokenizer imports g2p_en, which downloads at import
+    from espnet2.text.build_tokenizer import build_tokenizer as espnet_build_tokenizer
 
 SPECIAL = re.compile(r"<[^<>\s]+>")
 # The symbols the ESPnet S2T model needs besides language and task tokens.
