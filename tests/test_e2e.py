@@ -14,11 +14,13 @@ import yaml
 
 from conftest import routes_taken
 from espnet_smoe.audio.bandwidth import BANDWIDTHS
+from espnet_smoe.text.multitask import utterance_id
 from tiny_corpus import write_tiny_corpus
 
 pytestmark = pytest.mark.slow
 FIELDS = [("wav.scp", "speech", "sound"), ("text", "text", "text"), ("text.ctc", "text_ctc", "text"),
           ("text.prev", "text_prev", "text"), ("utt2bw", "bandwidth", "text")]
+VALID_TRANSLATIONS = ("utt0", "utt4")  # the only utterances whose translation example is validated
 
 
 def run(*args: str, cwd: Path) -> str:
@@ -29,9 +31,9 @@ def run(*args: str, cwd: Path) -> str:
     return proc.stdout
 
 
-def data_args(data: Path, *, stats: Path = None) -> list:
+def data_args(dirs: dict, *, stats: Path = None) -> list:
     args = []
-    for split in ("train", "valid"):
+    for split, data in dirs.items():
         for path, name, kind in FIELDS:
             args += [f"--{split}_data_path_and_name_and_type", f"{data / path},{name},{kind}"]
         shapes = [data / "wav.scp"] if stats is None else [
@@ -41,42 +43,70 @@ def data_args(data: Path, *, stats: Path = None) -> list:
     return args
 
 
+def validation_set(data: Path, out: Path) -> Path:
+    """Every transcription example and the translation examples of VALID_TRANSLATIONS: neither
+    the bandwidths (6 WB of 10) nor the tasks (8 transcriptions of 10) split evenly."""
+    def kept(example: str) -> bool:
+        return example.endswith("_asr") or utterance_id(example).endswith(VALID_TRANSLATIONS)
+
+    out.mkdir()
+    for table in (t for t in data.iterdir() if t.is_file()):
+        lines = table.read_text().splitlines(keepends=True)
+        (out / table.name).write_text("".join(line for line in lines if kept(line.split()[0])))
+    return out
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     corpus = write_tiny_corpus(root)
+    dirs = {"train": corpus["data"], "valid": validation_set(corpus["data"], root / "valid")}
     common = ["--config", str(corpus["config"]), "--token_list", str(corpus["token_list"]),
               "--bpemodel", str(corpus["bpemodel"]), "--num_att_plot", "0"]
     train = "espnet_smoe.bin.s2t_train"
-    run(train, *common, *data_args(corpus["data"]), "--collect_stats", "true",
+    run(train, *common, *data_args(dirs), "--collect_stats", "true",
         "--output_dir", str(root / "stats"), cwd=root)
-    run(train, *common, *data_args(corpus["data"], stats=root / "stats"),
+    run(train, *common, *data_args(dirs, stats=root / "stats"),
         "--fold_length", "80000", "--fold_length", "150", "--output_dir", str(root / "exp"),
         cwd=root)
     return root, corpus
 
 
-def train_stats(exp: Path) -> dict:
-    """The last epoch's training statistics from ESPnet's reporter state."""
+def epoch_stats(exp: Path, split: str) -> dict:
+    """The last epoch's ``train`` or ``valid`` statistics from ESPnet's reporter state."""
     import torch
 
     reporter = torch.load(exp / "checkpoint.pth", weights_only=False)["reporter"]
-    stats = reporter["stats"][max(reporter["stats"])]["train"]
+    stats = reporter["stats"][max(reporter["stats"])][split]
     return {k: float(v) for k, v in stats.items() if isinstance(v, (int, float))}
 
 
-def test_training_writes_checkpoint_and_route_statistics(trained):
+def expected_shares(data: Path, route_tokens: dict) -> dict:
+    """Each expert's share of the examples, from the data files alone: ``utt2bw`` for the
+    encoder, the task token of ``text`` for the decoder."""
+    labels = [line.split()[1] for line in (data / "utt2bw").read_text().splitlines()]
+    texts = [line.split(maxsplit=1)[1] for line in (data / "text").read_text().splitlines()]
+    shares = {f"enc_{bw}": labels.count(bw) / len(labels) for bw in BANDWIDTHS}
+    for token, expert in route_tokens.items():
+        shares[f"dec_e{expert}"] = sum(token in text for text in texts) / len(texts)
+    return shares
+
+
+def test_training_reports_each_experts_share_of_the_data(trained):
     root, _ = trained
     exp = root / "exp"
     assert (exp / "valid.loss.best.pth").exists()
     config = yaml.safe_load((exp / "config.yaml").read_text())
     assert config["model"] == "smoe" and config["token_type"] == "bbpe"
     assert "token_list" not in config["decoder_conf"]  # passed at build time, not persisted
-    stats = train_stats(exp)
-    for key in ("enc_wb", "enc_nb", "dec_e0", "dec_e1"):
-        assert key in stats, f"{key} missing from training statistics {sorted(stats)}"
-    assert stats["enc_wb"] + stats["enc_nb"] == pytest.approx(1.0)
-    assert stats["dec_e0"] + stats["dec_e1"] == pytest.approx(1.0)
+    expected = expected_shares(root / "valid", config["decoder_conf"]["route_tokens"])
+    assert sorted(expected) == ["dec_e0", "dec_e1", "enc_nb", "enc_wb"]
+    assert expected["enc_wb"] == 0.6 and expected["dec_e0"] == 0.8  # the uneven validation set
+    assert set(expected) <= set(epoch_stats(exp, "train"))
+    # validation sees every example once, and ESPnet weights each batch's shares by its size,
+    # so the epoch's share of each expert is its share of the validation examples
+    valid = epoch_stats(exp, "valid")
+    assert {k: valid[k] for k in expected} == pytest.approx(expected)
 
 
 def test_speech2text_decodes_under_each_route(trained):
