@@ -1,6 +1,7 @@
-"""Data preparation of egs2/fisher_callhome_covost2 on tiny corpora in their real on-disk layouts
-(tests/fixtures_real_corpora.py): Fisher/CallHome SPHERE + LDC transcripts + the Fisher-Callhome
-translations, and Common Voice MP3 + CoVoST 2's TSV."""
+"""Data preparation of egs2/fisher_callhome_covost2 (espnet_smoe/recipe/corpora/fisher_callhome.py,
+covost2.py) on tiny corpora in their real on-disk layouts (tests/fixtures_real_corpora.py):
+Fisher/CallHome SPHERE + LDC transcripts + the Fisher-Callhome translations, and Common Voice
+MP3 + CoVoST 2's TSV."""
 
 import json
 import os
@@ -9,13 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fixtures_real_corpora as fx
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fixtures_real_corpora as fx  # noqa: E402
-
-from espnet_smoe.recipe.datadir import check_data_dir, iter_audio, load_audio, read_table  # noqa: E402
+from espnet_smoe.recipe.corpora import covost2, fisher_callhome
+from espnet_smoe.recipe.corpora.prep import PrepError
+from espnet_smoe.recipe.datadir import check_data_dir, iter_audio, load_audio, read_table
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "egs2/fisher_callhome_covost2/s2t1"
@@ -25,47 +26,32 @@ needs_sox = pytest.mark.skipif(shutil.which("sox") is None, reason="sox (reads S
 ALL_SETS = (*fx.FISHER_MAPPING, *fx.CALLHOME_MAPPING)
 
 
-def prep_fisher_callhome(paths: dict, out: Path, *extra: str, env=None) -> subprocess.CompletedProcess:
-    args = [f"--{k}={v}" for k, v in paths.items()]
-    return subprocess.run([PYTHON, str(LOCAL / "prep_fisher_callhome.py"), *args, f"--out={out}", *extra],
-                          capture_output=True, text=True, env=env)
-
-
-def prep_covost(paths: dict, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, str(LOCAL / "prep_covost2.py"), f"--covost_tsv={paths['covost_tsv']}",
-                           f"--cv_root={paths['cv_root']}", f"--out={out}", *extra],
-                          capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def ldc(tmp_path_factory):
     return fx.make_fisher_callhome(tmp_path_factory.mktemp("corpora"))
 
 
 @pytest.fixture(scope="module")
-def fisher_callhome(ldc, tmp_path_factory):
-    """(data dir root, stdout) of the prep on the fixture corpora (needs sox only for wav.scp)."""
+def fisher_callhome_sets(ldc, tmp_path_factory):
+    """(data dir root, set -> report) of the prep on the fixture corpora (needs sox only for
+    wav.scp)."""
     if shutil.which("sox") is None:
         pytest.skip("sox (reads SPHERE) is not installed")
     out = tmp_path_factory.mktemp("data")
-    proc = prep_fisher_callhome(ldc, out)
-    assert proc.returncode == 0, proc.stderr
-    return out, proc.stdout
+    return out, {report.set: report for report in fisher_callhome.prepare(out, **ldc)}
 
 
 @pytest.fixture(scope="module")
 def covost(tmp_path_factory):
     paths = fx.make_covost(tmp_path_factory.mktemp("covost"))
     out = tmp_path_factory.mktemp("data")
-    proc = prep_covost(paths, out)
-    assert proc.returncode == 0, proc.stderr
-    return out, proc.stdout, paths
+    return out, covost2.prepare(paths["covost_tsv"], paths["cv_root"], out), paths
 
 
 # --- Fisher + CallHome ------------------------------------------------------------------------
 
-def test_every_official_split_passes_the_contract(fisher_callhome):
-    data, _ = fisher_callhome
+def test_every_official_split_passes_the_contract(fisher_callhome_sets):
+    data, _ = fisher_callhome_sets
     for name in ALL_SETS:
         utts = check_data_dir(data / name, ["eng"])
         assert utts, name
@@ -76,15 +62,15 @@ def test_every_official_split_passes_the_contract(fisher_callhome):
             assert utt.startswith(spk[utt] + "-") and segments[utt].split()[0] == spk[utt]
 
 
-def test_sets_hold_the_calls_of_their_mapping_files(fisher_callhome):
-    data, _ = fisher_callhome
+def test_sets_hold_the_calls_of_their_mapping_files(fisher_callhome_sets):
+    data, _ = fisher_callhome_sets
     for name, rows in {**fx.FISHER_MAPPING, **fx.CALLHOME_MAPPING}.items():
         calls = {utt.rsplit("-", 3)[0] for utt in read_table(data / name / "text")}
         assert calls == {c for c, _, _ in rows if c in {**fx.FISHER, **fx.CALLHOME}}, name
 
 
-def test_segments_texts_and_translations_line_up(fisher_callhome):
-    data, _ = fisher_callhome
+def test_segments_texts_and_translations_line_up(fisher_callhome_sets):
+    data, _ = fisher_callhome_sets
     for name, expected in fx.EXPECTED.items():
         segments, text, eng = (read_table(data / name / f) for f in ("segments", "text", "text.eng"))
         for utt, (segment, spanish, english) in expected.items():
@@ -92,8 +78,8 @@ def test_segments_texts_and_translations_line_up(fisher_callhome):
     assert set(read_table(data / "fisher_train/text")) == set(fx.EXPECTED["fisher_train"])
 
 
-def test_normalisation_drops_annotations_case_and_punctuation(fisher_callhome):
-    data, _ = fisher_callhome
+def test_normalisation_drops_annotations_case_and_punctuation(fisher_callhome_sets):
+    data, _ = fisher_callhome_sets
     for name in ALL_SETS:
         for utt, text in read_table(data / name / "text").items():
             assert text == text.lower() and text.strip() == text
@@ -105,32 +91,35 @@ def test_normalisation_drops_annotations_case_and_punctuation(fisher_callhome):
         'Y ((tu)) familia <foreign lang="English"> okay </foreign> [noise]')
 
 
-def test_callhome_latin1_transcripts_are_decoded(fisher_callhome):
-    data, _ = fisher_callhome
+def test_callhome_latin1_transcripts_are_decoded(fisher_callhome_sets):
+    data, _ = fisher_callhome_sets
     assert read_table(data / "callhome_devtest/text")["sp_0897-A-000050-000180"] == "hola mamá qué tal"
     assert read_table(data / "callhome_train/text")["sp_1001-B-000030-000120"] == "te llamo mañana sí"
 
 
-def test_skipped_items_are_listed_and_counted(fisher_callhome):
-    data, out = fisher_callhome
+def test_skipped_items_are_listed_and_counted(fisher_callhome_sets):
+    data, reports = fisher_callhome_sets
+    assert sorted(reports) == sorted(ALL_SETS)
     for name, expected in fx.SKIPPED.items():
         listed = {k: v.split()[0] for k, v in read_table(data / name / "prep_skipped").items()}
         assert listed == expected
-        report = json.loads((data / name / "prep_report.json").read_text())
-        assert report["skipped"] == len(expected)
-        assert report["kept"] + report["skipped"] == report["mapping_lines"]
+        assert reports[name].skipped == len(expected)
+        assert reports[name].kept + reports[name].skipped == reports[name].total
     report = json.loads((data / "fisher_train/prep_report.json").read_text())
-    assert report["skipped_by_reason"] == {"empty_text": 1, "empty_translation": 1, "no_transcript": 1}
-    assert report["mixed_sides"] == 1 and report["es_mismatch"] == 0
+    assert list(report) == ["set", "mapping_lines", "kept", "skipped", "skipped_by_reason", "hours",
+                            "mixed_sides", "es_mismatch"]
     assert report["hours"] == pytest.approx((1.0 + 0.8 + 1.5 + 1.9) / 3600, abs=1e-3)
-    assert ("fisher_train: kept 4 of 7" in out and
-            "skipped 3 (empty_text 1, empty_translation 1, no_transcript 1)" in out)
+    assert {**report, "hours": None} == {
+        "set": "fisher_train", "mapping_lines": 7, "kept": 4, "skipped": 3, "hours": None,
+        "skipped_by_reason": {"empty_text": 1, "empty_translation": 1, "no_transcript": 1},
+        "mixed_sides": 1, "es_mismatch": 0}
+    assert report == json.loads(reports["fisher_train"].to_json())  # the record returned
     for name in set(ALL_SETS) - set(fx.SKIPPED):
         assert read_table(data / name / "prep_skipped") == {}
 
 
-def test_fisher_test_sets_keep_their_four_references(fisher_callhome):
-    data, _ = fisher_callhome
+def test_fisher_test_sets_keep_their_four_references(fisher_callhome_sets):
+    data, _ = fisher_callhome_sets
     for name in fx.MULTI_REF:
         eng = read_table(data / name / "text.eng")
         for i in (1, 2, 3):
@@ -140,8 +129,8 @@ def test_fisher_test_sets_keep_their_four_references(fisher_callhome):
 
 
 @needs_sox
-def test_wav_scp_extracts_each_side_and_segments_cut_at_the_times(fisher_callhome):
-    data, _ = fisher_callhome
+def test_wav_scp_extracts_each_side_and_segments_cut_at_the_times(fisher_callhome_sets):
+    data, _ = fisher_callhome_sets
     wavs = read_table(data / "fisher_dev/wav.scp")
     assert wavs["20051010_212418_225_fsp-A"].endswith(" remix 1 |")
     assert wavs["20051010_212418_225_fsp-B"].endswith(" remix 2 |")
@@ -158,8 +147,7 @@ def test_wav_scp_extracts_each_side_and_segments_cut_at_the_times(fisher_callhom
 def test_target_case_lc_rm(ldc, tmp_path):
     if shutil.which("sox") is None:
         pytest.skip("sox (reads SPHERE) is not installed")
-    proc = prep_fisher_callhome(ldc, tmp_path, "--tgt_case=lc.rm", "--sets", "callhome_train")
-    assert proc.returncode == 0, proc.stderr
+    fisher_callhome.prepare(tmp_path, **ldc, tgt_case="lc.rm", sets=["callhome_train"])
     assert read_table(tmp_path / "callhome_train/text.eng") == {
         "sp_1001-A-000130-000200": "sure bye", "sp_1001-B-000030-000120": "i'll call you tomorrow okay"}
 
@@ -169,9 +157,8 @@ def test_translation_lines_must_match_the_mapping(ldc, tmp_path):
     paths = fx.make_fisher_callhome(corpus)
     en = paths["translations"] / "corpus/ldc/callhome_train.en"
     en.write_text("\n".join(en.read_text().splitlines()[:-1]) + "\n")
-    proc = prep_fisher_callhome(paths, tmp_path / "data", "--sets", "callhome_train")
-    assert proc.returncode != 0
-    assert "callhome_train.en: 1 lines for 2 mapping lines" in proc.stderr
+    with pytest.raises(PrepError, match="callhome_train.en: 1 lines for 2 mapping lines"):
+        fisher_callhome.prepare(tmp_path / "data", **paths, sets=["callhome_train"])
 
 
 def test_misaligned_spanish_side_is_an_error(tmp_path):
@@ -181,9 +168,8 @@ def test_misaligned_spanish_side_is_an_error(tmp_path):
     es = paths["translations"] / "corpus/ldc/fisher_dev.es"
     lines = es.read_text().splitlines()
     es.write_text("\n".join(lines[1:] + lines[:1]) + "\n")  # shifted by one line
-    proc = prep_fisher_callhome(paths, tmp_path / "data", "--sets", "fisher_dev")
-    assert proc.returncode != 0
-    assert "3 of 3 mapping lines differ from" in proc.stderr and "not aligned" in proc.stderr
+    with pytest.raises(PrepError, match="3 of 3 mapping lines differ from .* not aligned"):
+        fisher_callhome.prepare(tmp_path / "data", **paths, sets=["fisher_dev"])
 
 
 def _shorten_corpus(tmp_path) -> dict:
@@ -193,14 +179,13 @@ def _shorten_corpus(tmp_path) -> dict:
     return paths
 
 
-def test_shorten_sphere_without_a_decoder_names_file_and_tool(tmp_path):
+def test_shorten_sphere_without_a_decoder_names_file_and_tool(tmp_path, monkeypatch):
     paths = _shorten_corpus(tmp_path)
-    env = {**os.environ, "PATH": os.pathsep.join(  # no sph2pipe anywhere on PATH
-        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "sph2pipe").exists())}
-    proc = prep_fisher_callhome(paths, tmp_path / "data", "--sets", "callhome_train", env=env)
-    assert proc.returncode != 0
-    assert "SP_1001.SPH: shorten-compressed NIST SPHERE" in proc.stderr
-    assert "sph2pipe" in proc.stderr and "--sph2pipe" in proc.stderr
+    monkeypatch.setenv("PATH", os.pathsep.join(  # no sph2pipe anywhere on PATH
+        p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "sph2pipe").exists()))
+    with pytest.raises(PrepError, match="SP_1001.SPH: shorten-compressed NIST SPHERE") as error:
+        fisher_callhome.prepare(tmp_path / "data", **paths, sets=["callhome_train"])
+    assert "put it on PATH or pass --sph2pipe" in str(error.value)
     assert not (tmp_path / "data/callhome_train/text").exists()  # nothing half-written
 
 
@@ -219,8 +204,7 @@ t = np.arange(3 * 8000) / 8000
 sf.write(sys.stdout.buffer, 0.5 * np.sin(2 * np.pi * tone * t), 8000, format="WAV", subtype="PCM_16")
 """)
     stub.chmod(0o755)
-    proc = prep_fisher_callhome(paths, tmp_path / "data", "--sets", "callhome_train", f"--sph2pipe={stub}")
-    assert proc.returncode == 0, proc.stderr
+    fisher_callhome.prepare(tmp_path / "data", **paths, sets=["callhome_train"], sph2pipe=str(stub))
     wavs = read_table(tmp_path / "data/callhome_train/wav.scp")
     sph = paths["callhome_speech"].resolve() / "CALLHOME/SPANISH/SPEECH/TRAIN/SP_1001.SPH"
     assert wavs == {"sp_1001-A": f"{stub} -f wav -p -c 1 {sph} |",
@@ -232,15 +216,19 @@ sf.write(sys.stdout.buffer, 0.5 * np.sin(2 * np.pi * tone * t), 8000, format="WA
 # --- CoVoST 2 ---------------------------------------------------------------------------------
 
 def test_covost_official_splits(covost):
-    data, out, _ = covost
+    data, reports, _ = covost
     for split, clips in fx.COVOST_SPLITS.items():
         utts = check_data_dir(data / f"covost_{split}", ["eng"])
         assert {u.split("-", 1)[1] for u in utts} == clips, split  # train: train + train_covost
         assert set(read_table(data / f"covost_{split}/utt2bw").values()) == {"wb"}
         spk = read_table(data / f"covost_{split}/utt2spk")
         assert all(u == f"{spk[u]}-{u.split('-', 1)[1]}" and spk[u] in fx.CLIENTS for u in utts)
-    assert "covost_train: kept 2 of 3, skipped 1 (missing_audio 1)" in out
-    assert "covost_test: kept 1 of 2, skipped 1 (empty_translation 1)" in out
+    assert [(r.set, r.total, r.kept, r.skipped_by_reason) for r in reports] == [
+        ("covost_train", 3, 2, {"missing_audio": 1}), ("covost_dev", 1, 1, {}),
+        ("covost_test", 2, 1, {"empty_translation": 1})]
+    assert json.loads((data / "covost_train/prep_report.json").read_text()) == {  # no durations asked
+        "set": "covost_train", "rows": 3, "kept": 2, "skipped": 1,
+        "skipped_by_reason": {"missing_audio": 1}, "hours": None}
 
 
 def test_covost_texts_and_skips(covost):
@@ -255,8 +243,6 @@ def test_covost_texts_and_skips(covost):
     assert skipped["common_voice_es_19600005.mp3"].startswith("missing_audio ")
     assert read_table(data / "covost_test/prep_skipped")["common_voice_es_19600006.mp3"].startswith(
         "empty_translation")
-    report = json.loads((data / "covost_train/prep_report.json").read_text())
-    assert (report["rows"], report["kept"], report["skipped_by_reason"]) == (3, 2, {"missing_audio": 1})
 
 
 def test_covost_wav_scp_lists_readable_mp3(covost):
@@ -270,8 +256,7 @@ def test_covost_wav_scp_lists_readable_mp3(covost):
 def test_covost_with_validated_tsv_takes_its_sentences_and_clients(tmp_path):
     paths = fx.make_covost(tmp_path / "covost")
     validated = fx.make_validated_tsv(paths["cv_root"], leave_out="common_voice_es_19600002.mp3")
-    proc = prep_covost(paths, tmp_path / "data", f"--cv_tsv={validated}")
-    assert proc.returncode == 0, proc.stderr
+    covost2.prepare(paths["covost_tsv"], paths["cv_root"], tmp_path / "data", cv_tsv=validated)
     text = read_table(tmp_path / "data/covost_train/text")
     assert text == {f"{'cv00' * 8}-common_voice_es_19600001": "validada 0"}
     skipped = read_table(tmp_path / "data/covost_train/prep_skipped")
@@ -282,8 +267,44 @@ def test_covost_with_validated_tsv_takes_its_sentences_and_clients(tmp_path):
 def test_covost_tsv_without_its_columns_is_an_error(tmp_path):
     paths = fx.make_covost(tmp_path / "covost")
     paths["covost_tsv"].write_text("path\tsentence\nx.mp3\thola\n")
-    proc = prep_covost(paths, tmp_path / "data")
-    assert proc.returncode != 0 and "no column translation, split, client_id" in proc.stderr
+    with pytest.raises(PrepError, match="no column translation, split, client_id"):
+        covost2.prepare(paths["covost_tsv"], paths["cv_root"], tmp_path / "data")
+
+
+# --- the command lines ------------------------------------------------------------------------
+
+@needs_sox
+def test_prep_fisher_callhome_prints_each_set_and_reports_errors_by_name(ldc, tmp_path):
+    args = [*(f"--{k}={v}" for k, v in ldc.items()), "--sets", "callhome_devtest", "fisher_dev"]
+    proc = subprocess.run([PYTHON, str(LOCAL / "prep_fisher_callhome.py"), *args, f"--out={tmp_path}"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [  # in the order of the corpora, not of --sets
+        f"{tmp_path}/fisher_dev: kept 3 of 3 (0.00 h), skipped 0 -> {tmp_path}/fisher_dev/prep_skipped; "
+        "0 joined across both sides (kept on the first side's channel); 0 differ from fisher_dev.es",
+        f"{tmp_path}/callhome_devtest: kept 2 of 3 (0.00 h), skipped 1 (empty_text 1) -> "
+        f"{tmp_path}/callhome_devtest/prep_skipped; 0 joined across both sides (kept on the first "
+        "side's channel); 0 differ from callhome_devtest.es"]
+    proc = subprocess.run([PYTHON, str(LOCAL / "prep_fisher_callhome.py"), f"--translations={tmp_path}",
+                           f"--out={tmp_path}"], capture_output=True, text=True)
+    assert (proc.returncode, proc.stderr) == (
+        1, "prep_fisher_callhome.py: error: --fisher_speech '': not a directory (needed for fisher_train)\n")
+
+
+def test_prep_covost2_prints_each_split_and_reports_errors_by_name(tmp_path):
+    paths = fx.make_covost(tmp_path / "covost")
+    command = [PYTHON, str(LOCAL / "prep_covost2.py"), f"--covost_tsv={paths['covost_tsv']}",
+               f"--cv_root={paths['cv_root']}", f"--out={tmp_path}"]
+    proc = subprocess.run([*command, "--durations"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    data = tmp_path / "covost_train"
+    assert proc.stdout.splitlines()[0] == (
+        f"{data}: kept 2 of 3 (0.00 h), skipped 1 (missing_audio 1) -> {data}/prep_skipped")
+    assert json.loads((data / "prep_report.json").read_text())["hours"] == pytest.approx(2 / 3600, abs=1e-3)
+    paths["covost_tsv"].write_text("path\tsentence\nx.mp3\thola\n")
+    proc = subprocess.run(command, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.startswith(
+        f"prep_covost2.py: error: {paths['covost_tsv']}: no column translation, split, client_id")
 
 
 # --- the recipe's data.sh ---------------------------------------------------------------------

@@ -11,7 +11,9 @@
 #
 # Sorted in LC_ALL=C order. Stage 1 checks every set after this script (espnet_smoe/recipe/datadir.py)
 # and names the file, utterance and value of any problem. Make it idempotent: skip the work
-# when data/ is already complete (see egs2/mini_es_en/s2t1/local/data.sh).
+# when data/ is already complete (see egs2/mini_es_en/s2t1/local/data.sh). Preps of other
+# corpora to start from: espnet_smoe/recipe/corpora/ (one module per corpus; the recipes'
+# local/*.py are their command lines).
 set -euo pipefail
 
 echo "$0: not written yet: prepare your corpus here (the header above says what to write)" >&2

@@ -2,18 +2,19 @@
 
 The Spanish catalogues under ``/usr/share/locale/es/LC_MESSAGES`` (``<domain>.mo``) pair each
 program's English message (``msgid``) with a translator's Spanish (``msgstr``): a parallel corpus
-written by people, of another genre (software messages) than the fortunes the corpus is made of.
+written by people, of another genre (software messages) than the fortunes mini_es_en is made of.
 ``test_ood`` takes its sentences from :data:`TEST_DOMAINS`; a training set may add sentences
 from the other domains (:data:`TRAIN_DOMAINS`), never from those.
 """
 
 import re
-import sys
 import unicodedata
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import polib
+
+from espnet_smoe.recipe.corpora.prep import PrepError
 
 LOCALE = Path("/usr/share/locale/es/LC_MESSAGES")
 # Messages of everyday command-line and desktop tools: test_ood's sources (each domain is its
@@ -43,9 +44,9 @@ def pairs(domains: Sequence[str]) -> List[Tuple[str, str]]:
     (case-insensitive), sorted."""
     missing = [d for d in domains if not (LOCALE / f"{d}.mo").is_file()]
     if missing:
-        sys.exit(f"no Spanish message catalogue {LOCALE}/<domain>.mo for domains {missing}: "
-                 "install their Debian packages (with locales kept: no dpkg path-exclude of "
-                 "/usr/share/locale)")
+        raise PrepError(f"no Spanish message catalogue {LOCALE}/<domain>.mo for domains {missing}: "
+                        "install their Debian packages (with locales kept: no dpkg path-exclude of "
+                        "/usr/share/locale)")
     found = {}
     for domain in domains:
         for entry in polib.mofile(str(LOCALE / f"{domain}.mo")):
