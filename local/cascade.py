@@ -1,13 +1,7 @@
 #!/usr/bin/env python3
-"""Stage 9's cascade: the model's own transcripts through a text translator.
-
-End-to-end translation is only worth its place if it does at least as well as the obvious
-alternative: transcribe, then translate the transcript with a text translator. For each decoded
-test set this reads ``<decode_dir>/<set>/asr/1best_recog/text_nospecial``, sends the transcripts
-(one per line, in one call) to ``--mt`` with ``{tgt}`` replaced by each target language, and
-writes ``<decode_dir>/<set>/cascade_st_<tgt>/1best_recog/text_nospecial``, which score.py scores
-against the same references as ``st_<tgt>``. A translator that returns another number of lines
-than it was given is an error.
+"""Stage 9's cascade: the model's own transcripts through a text translator
+(espnet_smoe/recipe/cascade.py), written as task ``cascade_st_<tgt>`` beside the decodes, which
+score.py scores against the same references as ``st_<tgt>``.
 
 Usage:
     python local/cascade.py --decode_dir exp/s2t/decode --test_sets test_wb test_nb \
@@ -15,12 +9,10 @@ Usage:
 """
 
 import argparse
-import shlex
-import subprocess
+import sys
 from pathlib import Path
 
-from espnet_smoe.recipe.datadir import read_table, write_table
-from espnet_smoe.text.multitask import ASR, CASCADE
+from espnet_smoe.recipe.cascade import cascade
 
 
 def get_args():
@@ -33,32 +25,13 @@ def get_args():
     return parser.parse_args()
 
 
-def translate(command: str, lines: list) -> list:
-    run = subprocess.run(shlex.split(command), input="".join(f"{line}\n" for line in lines),
-                         capture_output=True, text=True)
-    if run.returncode != 0:
-        raise SystemExit(f"'{command}' failed (exit {run.returncode}): {run.stderr.strip()[-500:]}")
-    out = run.stdout.split("\n")
-    if out[-1] == "":  # the newline that ends the last line
-        out.pop()
-    if len(out) != len(lines):
-        raise SystemExit(f"'{command}' returned {len(out)} lines for {len(lines)} sentences")
-    return [line.strip() for line in out]
-
-
 def main():
     args = get_args()
-    for test_set in args.test_sets:
-        hyp_file = args.decode_dir / test_set / ASR / "1best_recog" / "text_nospecial"
-        transcripts = read_table(hyp_file)
-        keys = sorted(transcripts)
-        for lang in args.tgt_langs:
-            command = args.mt.replace("{tgt}", lang)
-            out = args.decode_dir / test_set / f"{CASCADE}st_{lang}" / "1best_recog"
-            out.mkdir(parents=True, exist_ok=True)
-            write_table(out / "text_nospecial",
-                        dict(zip(keys, translate(command, [transcripts[k] for k in keys]))))
-            print(f"{test_set}: {len(keys)} transcripts -> {command} -> {out}/text_nospecial")
+    try:
+        for written in cascade(args.decode_dir, args.test_sets, args.tgt_langs, args.mt):
+            print(written)
+    except RuntimeError as e:
+        sys.exit(str(e))
 
 
 if __name__ == "__main__":

@@ -1,52 +1,13 @@
 #!/usr/bin/env bash
-# The S-MoE speech-to-text pipeline, shared by every corpus's egs2/<corpus>/s2t1/run.sh.
-# A corpus's run.sh sets its languages and data-prep command, then passes its options through:
+# The S-MoE speech-to-text pipeline, shared by every corpus's egs2/<corpus>/s2t1/run.sh, which sets
+# its languages and data prep and passes every other option through. The stages and options are
+# described in README.md ("The recipe") and docs/recipe.md; ./run.sh --help lists every option.
 #
-#   ./run.sh [--stage N] [--stop_stage M] [--ngpu N] [--nj N] [--train_config FILE]
-#            [--inference_config FILE] [--tag NAME] [...any option below]
+#  1 data prep   2 NB/WB versions   3 dump   4 BBPE   5 multitask examples   6 statistics
+#  7 training   8 decoding   9 scoring   10 packing   11 Hub upload (opt-in: --stop_stage 11)
 #
-#  1 data prep (corpus's local/data.sh) -> data/{train,dev,test}, checked against the contract
-#  2 (--speed_perturb: speed-perturbed copies of the training set first, as ESPnet recipes)
-#    NB/WB at 16 kHz, utt2bw, utt2channel: --train_bw_mode split|both makes WB and NB versions
-#    (--nb_channel telephone: a simulated call with real codecs; lowpass: the 8 kHz band only)
-#    and every test set once in each bandwidth (<set>_wb, <set>_nb); native keeps real
-#    recordings in their own bandwidth (labels by --bw_labels utt2bw|rate|detect), a test set as
-#    one set <set>_native scored per bandwidth. Unusable audio is left out and listed in
-#    data/<set>/skipped (training/valid sets also drop utterances shorter than --min_duration),
-#    segments cut at their recording's end in data/<set>/cut
-#  3 dump: audio to kaldiio ark/scp + utt2num_samples
-#  4 BBPE tokenizer and token list
-#  5 multitask examples with guiding tokens (<src><asr>, <src><st_tgt>)
-#  6 statistics (shapes, feature mean/var) with ESPnet's collect_stats (--nj jobs)
-#  7 training (espnet_smoe.bin.s2t_train; resumable: rerun --stage 7 after an interruption; a
-#    failed training stops the recipe; train.log grows). Data parallel (DDP, one process per GPU)
-#    when --ngpu > 1 or --num_nodes > 1, started by torchrun (torch.distributed.run), whose
-#    env:// variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT) ESPnet reads with
-#    --multiprocessing_distributed false; each process trains with --ngpu 1 (0 and gloo on CPU).
-#    --ngpu is per node. Several nodes: --cmd_backend slurm submits one job of --num_nodes nodes
-#    x --ngpu tasks (submitit sets each task's variables); without Slurm, run --stage 7
-#    --stop_stage 7 on every node with the same --num_nodes and --master_addr (node 0's host)
-#    and its own --node_rank (torchrun's static rendezvous; exp/ on a shared file system)
-#  8 decoding of every test set x task (--nj jobs); --route_ablation "encoder decoder" also
-#    decodes with those stacks' S-MoE routes swapped (each to the other expert), --bw_flips
-#    "0.1 0.5" with those fractions of the bandwidth labels flipped (the same utterances at
-#    every level, nested; local/label_noise.py draws the curves), --bw_auto true routed by
-#    each utterance's detected bandwidth instead of its label
-#  9 scoring: WER and CER / BLEU, chrF and TER / RTF per bandwidth -> exp/<tag>/RESULTS.md,
-#    results.json; with --cascade_mt also the cascade (the asr transcripts through that text
-#    translator, task cascade_st_<l>), the baseline end-to-end translation has to beat; for a learned-gate model also its expert usage per test set and task
-#    (expert_usage.md)
-# 10 packing: exp/<tag>/<tag>.zip, loadable by espnet_smoe.Speech2Text.from_pretrained, with its
-#    model card exp/<tag>/README.md (--hf_repo: the Hub repository it names)
-# 11 (opt-in: --stop_stage 11) upload of the pack and card to the Hugging Face Hub repository
-#    --hf_repo org/name: a dry run that lists them unless --hf_upload true
-#
-# Jobs (stages 6, 7, 8) run through one layer, espnet_smoe/recipe/jobs.py (CLI espnet_smoe.bin.run_jobs),
-# like ESPnet's cmd.sh: --cmd_backend local (default) runs them on this machine, each with its
-# log, the first failed job's log tail shown; --cmd_backend slurm submits them with submitit (a
-# job array per stage) using the sections default/stats/train/decode of --slurm_conf (YAML of
-# submitit parameters: slurm_partition, timeout_min, mem_gb, cpus_per_task, gpus_per_node, ...;
-# see conf/slurm.yaml) and --slurm_args "key=value ..." over them.
+# Stages 2-6 skip an output whose .done marker records the same command and inputs (each input
+# file's size and time), also under --stage N: delete the marker (or the output) to redo it.
 set -euo pipefail
 
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}) $*"; }
@@ -62,7 +23,7 @@ nj=2                         # parallel jobs (statistics, decoding)
 cmd_backend=local            # where jobs run: local (this machine) | slurm (submitit; --slurm_conf)
 slurm_conf=""                # YAML of submitit parameters per kind of job (default, stats, train, decode)
 slurm_args=""                # submitit parameters over --slurm_conf's, e.g. "slurm_partition=gpu timeout_min=120"
-num_nodes=1                  # training nodes, --ngpu GPUs each (>1: DDP over nodes, see stage 7)
+num_nodes=1                  # training nodes, --ngpu GPUs each (>1: DDP over nodes; docs/recipe.md)
 node_rank=0                  # local backend, --num_nodes > 1: this node's rank (0 on the master)
 master_addr=""               # local backend, --num_nodes > 1: node 0's address (torchrun --master_addr)
 master_port=29500            # local backend, --num_nodes > 1: torchrun --master_port
@@ -125,17 +86,14 @@ done
 
 [ "${cmd_backend}" = local ] || [ "${cmd_backend}" = slurm ] || die "--cmd_backend must be local or slurm"
 [ -z "${slurm_conf}" ] || [ -f "${slurm_conf}" ] || die "${slurm_conf} not found"
-# The job layer: run_jobs <kind: stats|train|decode> <nj> <log with JOB> [run_jobs options] -- command
-# (every word JOB becomes the job's number; see espnet_smoe/bin/run_jobs.py)
-run_jobs() {
-    local kind=$1 n=$2 joblog=$3; shift 3
-    ${python} -m espnet_smoe.bin.run_jobs --backend ${cmd_backend} --slurm_section ${kind} --nj ${n} \
-        --log ${joblog} ${slurm_conf:+--slurm_conf ${slurm_conf}} ${slurm_args:+--slurm_args ${slurm_args}} "$@"
-}
+# options of the commands that run jobs through the job layer (espnet_smoe/recipe/jobs.py)
 job_opts="--cmd_backend ${cmd_backend} ${slurm_conf:+--slurm_conf ${slurm_conf}} ${slurm_args:+--slurm_args ${slurm_args}}"
 
 need() { for f in "$@"; do [ -e "${f}" ] || die "missing ${f}: run the earlier stages first"; done; }
 todo() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
+# step N --out DIR --input PATH... -- COMMAND: stage N's COMMAND, which writes DIR from the inputs,
+# unless DIR/.done says it already did with the same command and inputs (espnet_smoe/recipe/stages.py)
+step() { ${python} -m espnet_smoe.bin.run_step --stage "$@"; }
 
 if todo 1; then
     log "Stage 1: data prep (${data_cmd})"
@@ -149,52 +107,45 @@ fi
 
 if todo 2; then
     log "Stage 2: NB/WB versions at 16 kHz (train/valid: ${train_bw_mode}; NB channel: ${nb_channel})"
-    opts="--max_overshoot ${max_overshoot} --nb_channel ${nb_channel} --labels ${bw_labels}"
-    [ "${mulaw}" = true ] && opts+=" --mulaw"
-    for s in ${train_set} ${valid_set}; do
-        need data/${s}/wav.scp
+    bw="${python} ${root}/local/make_bandwidth.py --max_overshoot ${max_overshoot} --nb_channel ${nb_channel} --labels ${bw_labels}"
+    [ "${mulaw}" != true ] || bw+=" --mulaw"
+    for s in ${train_set} ${valid_set}; do  # data/<set>_mix; the training set speed-perturbed first
         src=data/${s}
-        if [ "${s}" = "${train_set}" ] && [ -n "${speed_perturb}" ]; then
-            ${python} "${root}/local/perturb_speed.py" --src data/${s} --dst data/${s}_sp --factors ${speed_perturb}
-            src=data/${s}_sp
+        if [ ${s} = ${train_set} ] && [ -n "${speed_perturb}" ]; then
+            step 2 --out ${src}_sp --input ${src} -- \
+                ${python} "${root}/local/perturb_speed.py" --src ${src} --dst ${src}_sp --factors ${speed_perturb}
+            src=${src}_sp
         fi
-        ${python} "${root}/local/make_bandwidth.py" --src ${src} --dst data/${s}_mix \
-            --mode ${train_bw_mode} --seed ${seed} --min_duration ${min_duration} ${opts}
+        step 2 --out data/${s}_mix --input ${src} -- ${bw} --src ${src} --dst data/${s}_mix \
+            --mode ${train_bw_mode} --seed ${seed} --min_duration ${min_duration}
     done
-    for s in ${test_sets}; do
-        if [ "${train_bw_mode}" = native ]; then
-            ${python} "${root}/local/make_bandwidth.py" --src data/${s} --dst data/${s}_native --mode native ${opts}
-            continue
-        fi
-        for bw in wb nb; do
-            ${python} "${root}/local/make_bandwidth.py" --src data/${s} --dst data/${s}_${bw} --mode ${bw} ${opts}
-        done
+    for s in ${eval_sets}; do  # data/<test>_wb and _nb, or _native: data/<test> in that mode
+        step 2 --out data/${s} --input data/${s%_*} -- ${bw} --src data/${s%_*} --dst data/${s} --mode ${s##*_}
     done
 fi
 
 if todo 3; then
     log "Stage 3: dump audio to ${dump}"
     for s in ${train_set}_mix ${valid_set}_mix ${eval_sets}; do
-        need data/${s}/wav.scp
-        ${python} "${root}/local/dump_audio.py" --src data/${s} --dst ${dump}/${s}
+        step 3 --out ${dump}/${s} --input data/${s} -- \
+            ${python} "${root}/local/dump_audio.py" --src data/${s} --dst ${dump}/${s}
     done
 fi
 
 if todo 4; then
     log "Stage 4: BBPE (vocabulary ${bbpe_vocab_size}) -> ${token_dir}"
-    need ${dump}/${train_set}_mix/text
-    texts="--text ${dump}/${train_set}_mix/text"
-    for l in ${tgt_langs}; do texts+=" --text ${dump}/${train_set}_mix/text.${l}"; done
-    ${python} "${root}/local/train_bbpe.py" ${texts} --src_lang ${src_lang} --tgt_langs ${tgt_langs} \
+    texts="${dump}/${train_set}_mix/text $(for l in ${tgt_langs}; do echo ${dump}/${train_set}_mix/text.${l}; done)"
+    step 4 --out ${token_dir} --input ${texts} -- ${python} "${root}/local/train_bbpe.py" \
+        $(for t in ${texts}; do echo --text ${t}; done) --src_lang ${src_lang} --tgt_langs ${tgt_langs} \
         --vocab_size ${bbpe_vocab_size} --outdir ${token_dir} --nj ${nj}
 fi
 
 if todo 5; then
     log "Stage 5: multitask examples (${tasks}; ${batching} batches)"
     for s in ${train_set} ${valid_set}; do
-        need ${dump}/${s}_mix/wav.scp
-        ${python} "${root}/local/make_multitask.py" --src ${dump}/${s}_mix --dst ${dump}/${s}_mix_mt \
-            --src_lang ${src_lang} --tgt_langs ${tgt_langs} --batching ${batching}
+        step 5 --out ${dump}/${s}_mix_mt --input ${dump}/${s}_mix -- ${python} "${root}/local/make_multitask.py" \
+            --src ${dump}/${s}_mix --dst ${dump}/${s}_mix_mt --src_lang ${src_lang} --tgt_langs ${tgt_langs} \
+            --batching ${batching}
     done
 fi
 
@@ -210,22 +161,10 @@ common_opts="--token_list ${token_dir}/tokens.txt --bpemodel ${token_dir}/bbpe.m
 
 if todo 6; then
     log "Stage 6: statistics with ${nj} jobs (${cmd_backend}) -> ${stats_dir}"
-    need ${train_mt}/text ${valid_mt}/text ${token_dir}/tokens.txt
-    mkdir -p ${stats_dir}/logs
-    for n in $(seq ${nj}); do  # key files of job n: every nj-th example
-        awk -v nj=${nj} -v n=${n} '(NR - 1) % nj == n - 1 {print $1}' ${train_mt}/wav.scp > ${stats_dir}/logs/train.${n}.keys
-        awk -v nj=${nj} -v n=${n} '(NR - 1) % nj == n - 1 {print $1}' ${valid_mt}/wav.scp > ${stats_dir}/logs/valid.${n}.keys
-    done
-    run_jobs stats ${nj} ${stats_dir}/logs/stats.JOB.log -- \
-        ${python} -m espnet_smoe.bin.s2t_train --collect_stats true --config ${train_config} \
-            ${common_opts} $(data_opts train ${train_mt}) $(data_opts valid ${valid_mt}) \
-            --train_shape_file ${stats_dir}/logs/train.JOB.keys \
-            --valid_shape_file ${stats_dir}/logs/valid.JOB.keys \
-            --output_dir ${stats_dir}/logs/stats.JOB ${train_args} \
-        || die "statistics failed (the failed job's log is above; all: ${stats_dir}/logs/stats.*.log)"
-    ${python} -m espnet2.bin.aggregate_stats_dirs $(for n in $(seq ${nj}); do echo --input_dir ${stats_dir}/logs/stats.${n}; done) \
-        --output_dir ${stats_dir}
-    log "statistics: $(wc -l < ${stats_dir}/train/speech_shape) training examples"
+    step 6 --out ${stats_dir} --input ${train_mt} ${valid_mt} ${token_dir} ${train_config} -- \
+        ${python} -m espnet_smoe.bin.collect_stats --nj ${nj} --train_dir ${train_mt} --valid_dir ${valid_mt} \
+            --output_dir ${stats_dir} ${job_opts} -- --config ${train_config} ${common_opts} \
+            $(data_opts train ${train_mt}) $(data_opts valid ${valid_mt}) ${train_args}
 fi
 
 # Written when training exits successfully, removed when it starts: without it, what exp/ holds
@@ -244,76 +183,42 @@ if todo 7; then
         [ ! -d "${init_from}" ] || init_from=${init_from}/${inference_model}
         [ -f "${init_from}" ] || die "--init_from: ${init_from} not found"
     fi
-    mkdir -p ${exp}
-    rm -f ${trained}
-    nproc=$((ngpu > 0 ? ngpu : 1))  # processes per node: one per GPU
-    train_cmd="${python} -m espnet_smoe.bin.s2t_train"
-    dist_opts="--ngpu ${ngpu}"
-    if [ $((nproc * num_nodes)) -gt 1 ]; then  # DDP: each process one GPU (none: CPU, gloo)
-        dist_opts="--ngpu $((ngpu > 0 ? 1 : 0)) --multiprocessing_distributed false --dist_backend $([ ${ngpu} -gt 0 ] && echo nccl || echo gloo)"
-        if [ ${cmd_backend} = local ]; then
-            rdzv=--standalone
-            if [ ${num_nodes} -gt 1 ]; then
-                [ -n "${master_addr}" ] || die "--num_nodes ${num_nodes} with --cmd_backend local: run stage 7" \
-                    "on every node with --master_addr <node 0> --node_rank <0..$((num_nodes - 1))> (or use --cmd_backend slurm)"
-                rdzv="--node_rank ${node_rank} --master_addr ${master_addr} --master_port ${master_port}"
-            fi
-            train_cmd="${python} -m torch.distributed.run --nnodes ${num_nodes} --nproc_per_node ${nproc} ${rdzv} -m espnet_smoe.bin.s2t_train"
-        fi
-    fi
     train_log=${exp}/train.log
     [ ${node_rank} -eq 0 ] || train_log=${exp}/train.node${node_rank}.log
+    mkdir -p ${exp}
+    rm -f ${trained}
     echo "# $(date '+%Y-%m-%dT%H:%M:%S') stage 7 (resumes from ${exp}/checkpoint.pth if present${init_from:+, else starts from ${init_from}})" >> ${train_log}
-    train_opts="--config ${train_config} ${common_opts} \
+    ${python} -m espnet_smoe.bin.launch_train --log ${train_log} --ngpu ${ngpu} --num_nodes ${num_nodes} \
+        --node_rank ${node_rank} --master_addr "${master_addr}" --master_port ${master_port} ${job_opts} -- \
+        --config ${train_config} ${common_opts} \
         $([ ${feats_normalize} = global_mvn ] && echo --normalize global_mvn \
             --normalize_conf stats_file=${stats_dir}/train/feats_stats.npz || echo --normalize ${feats_normalize}) \
         $(data_opts train ${train_mt}) $(data_opts valid ${valid_mt}) \
         --train_shape_file ${stats_dir}/train/speech_shape --train_shape_file ${stats_dir}/train/text_shape \
         --valid_shape_file ${stats_dir}/valid/speech_shape --valid_shape_file ${stats_dir}/valid/text_shape \
-        --resume true ${dist_opts} --seed ${seed} --src_langs ${src_lang} \
-        --output_dir ${exp} ${init_from:+--init_param ${init_from}} ${train_args}"
-    if [ ${cmd_backend} = slurm ]; then  # one job: num_nodes x nproc tasks (ranks: submitit)
-        run_jobs train 1 ${train_log} --append --nodes ${num_nodes} --tasks_per_node ${nproc} \
-            $([ $((nproc * num_nodes)) -gt 1 ] && echo --torch_distributed) \
-            $([ ${ngpu} -gt 0 ] && echo --gpus_per_node ${ngpu}) -- ${train_cmd} ${train_opts} \
-            || die "training failed: see ${train_log}; rerun --stage 7 to resume"
-    # pipefail: the pipeline fails when training does; grep may find nothing to show
-    elif ! ${train_cmd} ${train_opts} 2>&1 | tee -a ${train_log} \
-        | { grep --line-buffered -E "epoch results|ERROR|Error|Traceback" || true; }; then
-        die "training failed (exit ${PIPESTATUS[0]}): see ${train_log}; rerun --stage 7 to resume"
-    fi
-    if [ ${node_rank} -gt 0 ]; then  # node 0 writes the model and goes on
-        log "node ${node_rank}: training done"
-        exit 0
-    fi
+        --resume true --seed ${seed} --src_langs ${src_lang} --output_dir ${exp} \
+        ${init_from:+--init_param ${init_from}} ${train_args} \
+        || die "training failed (exit $?): see ${train_log}; rerun --stage 7 to resume"
+    [ ${node_rank} -eq 0 ] || { log "node ${node_rank}: training done"; exit 0; }  # node 0 writes the model
     need ${exp}/${inference_model}
     date '+%Y-%m-%dT%H:%M:%S' > ${trained}
 fi
 
 inference_tag=decode_$(basename "${inference_config:-default}" .yaml)_$(basename ${inference_model} .pth)
+# the decode conditions (espnet_smoe/recipe/conditions.py), each in its own dir ${inference_tag}[_<label>]:
+# as trained, each --route_ablation stack swapped (swap_<stack>), each --bw_flips level (flip<p>), --bw_auto
+conditions=$(${python} -c "from espnet_smoe.recipe.conditions import conditions; print(' '.join(c.label \
+for c in conditions('${route_ablation}'.split(), '${bw_flips}'.split(), '${bw_auto}' == 'true')))")
 
 if todo 8; then
-    log "Stage 8: decoding ${eval_sets}x (${tasks}) with ${nj} jobs -> ${exp}/${inference_tag}"
+    log "Stage 8: decoding ${eval_sets}x (${tasks}) x (${conditions}) with ${nj} jobs -> ${exp}/${inference_tag}"
     trained_or_die ${exp}/config.yaml ${exp}/${inference_model}
-    # as trained, each routing ablation (swap_<stack>), each label-noise level (flip<p>), detection (auto)
-    for condition in none ${route_ablation} $(for p in ${bw_flips}; do echo flip${p}; done) \
-            $([ "${bw_auto}" = true ] && echo auto); do
-        case ${condition} in
-        none) out=${exp}/${inference_tag}; route_opts="--swap_routes none" ;;
-        flip*) out=${exp}/${inference_tag}_${condition}; route_opts="--bw_flip ${condition#flip}"
-               log "label noise: ${condition#flip} of the bandwidth labels flipped -> ${out}" ;;
-        auto) out=${exp}/${inference_tag}_auto; route_opts="--bandwidth auto"
-              log "routed by detected bandwidth, not utt2bw -> ${out}" ;;
-        *) out=${exp}/${inference_tag}_swap_${condition}; route_opts="--swap_routes ${condition}"
-           log "routing ablation: ${condition} routes swapped -> ${out}" ;;
-        esac
-        ${python} "${root}/local/decode.py" --nj ${nj} --ngpu $((ngpu > 0 ? 1 : 0)) \
-            $(for s in ${eval_sets}; do echo --data ${dump}/${s}; done) \
-            $(for task in ${tasks}; do echo --task_sym "<${task}>"; done) \
-            --lang_sym "<${src_lang}>" ${route_opts} ${job_opts} \
-            --s2t_train_config ${exp}/config.yaml --s2t_model_file ${exp}/${inference_model} \
-            --output_dir ${out} ${inference_config:+--config ${inference_config}} ${inference_args}
-    done
+    ${python} "${root}/local/decode.py" --nj ${nj} --ngpu $((ngpu > 0 ? 1 : 0)) \
+        $(for s in ${eval_sets}; do echo --data ${dump}/${s}; done) \
+        $(for task in ${tasks}; do echo --task_sym "<${task}>"; done) \
+        --lang_sym "<${src_lang}>" --conditions ${conditions} ${job_opts} \
+        --s2t_train_config ${exp}/config.yaml --s2t_model_file ${exp}/${inference_model} \
+        --output_dir ${exp}/${inference_tag} ${inference_config:+--config ${inference_config}} ${inference_args}
 fi
 
 if todo 9; then
@@ -325,8 +230,7 @@ if todo 9; then
         for l in ${tgt_langs}; do score_tasks+=" cascade_st_${l}"; done
     fi
     ${python} "${root}/local/score.py" --decode_dir ${exp}/${inference_tag} --dump ${dump} \
-        --test_sets ${eval_sets} --tasks ${score_tasks} --out ${exp} --swap_routes ${route_ablation} \
-        --bw_flips ${bw_flips} $([ "${bw_auto}" = true ] && echo --bw_auto) \
+        --test_sets ${eval_sets} --tasks ${score_tasks} --out ${exp} --conditions ${conditions} \
         --cascade_mt "${cascade_mt}"
     if grep -q "router: learned" ${exp}/config.yaml; then
         log "learned gates: expert usage per test set and task -> ${exp}/expert_usage.md"

@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
-"""Stage 4: train the byte-level BPE tokenizer and write the ESPnet token list.
-
-BBPE is trained on every output text (transcripts and translations); the language and task
-tokens of the multitask scheme are added as atomic tokens (see espnet_smoe/text/multitask.py).
+"""Stage 4: train the byte-level BPE tokenizer and write the ESPnet token list
+(espnet_smoe/recipe/token_list.py).
 
 Usage:
     python local/train_bbpe.py --text dump/raw/train/text --text dump/raw/train/text.eng \
@@ -12,9 +10,7 @@ Usage:
 import argparse
 from pathlib import Path
 
-from espnet_smoe.recipe.datadir import read_table
-from espnet_smoe.text.multitask import special_tokens
-from espnet_smoe.text.tokenizer import make_token_list, train_bbpe
+from espnet_smoe.recipe.token_list import write_token_list
 
 
 def get_args():
@@ -30,12 +26,9 @@ def get_args():
 
 def main():
     args = get_args()
-    texts = [t for path in args.text for t in read_table(path).values()]
-    args.outdir.mkdir(parents=True, exist_ok=True)
-    model = train_bbpe(texts, args.outdir / "bbpe", args.vocab_size, num_threads=args.nj)
-    tokens = make_token_list(model, special_tokens(args.src_lang, args.tgt_langs))
-    (args.outdir / "tokens.txt").write_text("\n".join(tokens) + "\n", encoding="utf-8")
-    print(f"{args.outdir}: {len(tokens)} tokens from {len(texts)} texts")
+    tokens = write_token_list(args.text, args.src_lang, args.tgt_langs, args.vocab_size, args.outdir,
+                              num_threads=args.nj)
+    print(f"{args.outdir}: {len(tokens)} tokens from {len(args.text)} text files")
 
 
 if __name__ == "__main__":

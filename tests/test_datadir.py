@@ -4,26 +4,17 @@ Bad data ends in a DataDirError naming the file, line and value, or (stage 2) in
 utterance listed in ``<dst>/skipped``: never a crash, never a silent loss.
 """
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from espnet_smoe.recipe.bandwidth_sets import BandwidthOptions, make_bandwidth_set
 from espnet_smoe.recipe.datadir import DataDirError, check_data_dir, iter_audio, read_table
+from espnet_smoe.recipe.dump import dump_audio
 
 RATE = 16000
-LOCAL = Path(__file__).parents[1] / "local"
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, LOCAL / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tone(seconds):
@@ -152,19 +143,12 @@ def test_segments_out_of_range_are_skipped_or_cut_and_always_reported(tmp_path):
         list(iter_audio(d))
 
 
-def run_script(name, monkeypatch, *args):
-    monkeypatch.setattr(sys, "argv", [name, *map(str, args)])
-    load_script(name).main()
-
-
-def test_stage_2_writes_the_skipped_utterances_and_stage_3_keeps_the_list(
-        tmp_path, bad_files, monkeypatch, capsys):
+def test_stage_2_writes_the_skipped_utterances_and_stage_3_keeps_the_list(tmp_path, bad_files):
     src, dst, dump = make_dir(tmp_path, bad_files), tmp_path / "mix", tmp_path / "dump"
-    run_script("make_bandwidth", monkeypatch, "--src", src, "--dst", dst, "--mode", "both",
-               "--min_duration", 0.1)
-    out = capsys.readouterr().out
-    assert f"{dst}: 2 utterances {{'wb': 1, 'nb': 1}}; skipped 6 (unreadable 1, empty 3, " \
-           "truncated 1, too_short 1); cut 0" in out
+    opts = BandwidthOptions("both", min_duration=0.1)
+    made = make_bandwidth_set(src, dst, opts)
+    assert made.summary() == f"{dst}: 2 utterances {{'wb': 1, 'nb': 1}}; skipped 6 (unreadable 1, " \
+                             "empty 3, truncated 1, too_short 1); cut 0"
     skipped = (dst / "skipped").read_text().splitlines()
     assert [line.split()[:2] for line in skipped] == [
         ["spk1-b-zero", "empty"], ["spk1-c-head44", "empty"], ["spk1-c-header", "empty"],
@@ -174,9 +158,8 @@ def test_stage_2_writes_the_skipped_utterances_and_stage_3_keeps_the_list(
     assert sorted(read_table(dst / "utt2spk")) == sorted(read_table(dst / "wav.scp"))
 
     first = {p: p.read_bytes() for p in dst.rglob("*") if p.is_file()}
-    run_script("make_bandwidth", monkeypatch, "--src", src, "--dst", dst, "--mode", "both",
-               "--min_duration", 0.1)
+    make_bandwidth_set(src, dst, opts)
     assert {p: p.read_bytes() for p in dst.rglob("*") if p.is_file()} == first
 
-    run_script("dump_audio", monkeypatch, "--src", dst, "--dst", dump)
+    assert dump_audio(dst, dump) == {"spk1-a-good-nb": RATE // 2, "spk1-a-good-wb": RATE // 2}
     assert (dump / "skipped").read_bytes() == (dst / "skipped").read_bytes()

@@ -1,5 +1,6 @@
-"""Data-parallel training on CPU: two processes started by ``torchrun`` (the launcher stage 7
-uses for ``--ngpu > 1`` or ``--num_nodes > 1``) with the gloo backend train the smoke model on
+"""Data-parallel training on CPU: two "nodes" of one process each, started on this machine by the
+commands stage 7's launcher (espnet_smoe/recipe/launch.py) gives each node of a local multi-node
+run (``torchrun`` with a static rendezvous at node 0, the gloo backend), train the smoke model on
 single-task batches, and follow the same trajectory as one process given the same global batches.
 
 Why the trajectories must match. ESPnet (``espnet2/tasks/abs_task.py``,
@@ -37,8 +38,8 @@ used one expert only.
 """
 
 import os
+import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ import soundfile as sf
 import torch
 import yaml
 
+from espnet_smoe.recipe.launch import Launch
 from tiny_corpus import TINY_CONFIG, write_tiny_corpus
 
 pytestmark = pytest.mark.slow
@@ -102,19 +104,22 @@ def runs(tmp_path_factory):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(k, None)
-    train = ["-m", "espnet_smoe.bin.s2t_train"]
-    single = subprocess.Popen([sys.executable, *train, *train_args(root, corpus, "single")], cwd=root,
+    single = subprocess.Popen(Launch().command(train_args(root, corpus, "single")), cwd=root,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ddp = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
-                            "--nproc_per_node", "2", *train, *train_args(root, corpus, "ddp"),
-                            "--ngpu", "0", "--dist_backend", "gloo"], cwd=root, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with socket.socket() as s:  # a free port for node 0's rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nodes = [subprocess.Popen(Launch(ngpu=0, num_nodes=2, node_rank=rank, master_addr="127.0.0.1",
+                                     master_port=port).command(train_args(root, corpus, "ddp")),
+                              cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for rank in (0, 1)]
     outputs = {}
-    for name, proc in (("single", single), ("ddp", ddp)):
+    for name, proc in (("single", single), ("ddp", nodes[0]), ("ddp node 1", nodes[1])):
         try:
             outputs[name] = proc.communicate(timeout=240)[0]
         except subprocess.TimeoutExpired:
-            single.kill(), ddp.kill()
+            for p in (single, *nodes):
+                p.kill()
             pytest.fail(f"{name} training did not finish in 240 s (DDP hang on unused parameters?)")
         assert proc.returncode == 0, f"{name} training failed:\n{outputs[name][-4000:]}"
     return root, outputs

@@ -1,4 +1,5 @@
-"""The job layer (espnet_smoe/recipe/jobs.py, CLI espnet_smoe.bin.run_jobs) that stages 6, 7 and 8 use.
+"""The job layer (espnet_smoe/recipe/jobs.py, CLI espnet_smoe.bin.run_jobs) that stages 6, 7 and 8 use,
+and stage 7's launcher over it (espnet_smoe/recipe/launch.py, CLI espnet_smoe.bin.launch_train).
 
 Local jobs run for real (tiny shell commands). Slurm is tested by replacing the submission
 layer, not with a fake cluster: a stand-in for ``submitit.AutoExecutor`` records what is
@@ -15,8 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from espnet_smoe.recipe import jobs
+from espnet_smoe.bin import launch_train
 from espnet_smoe.bin import run_jobs as cli
+from espnet_smoe.recipe import jobs
+from espnet_smoe.recipe.launch import Launch, run_logged
 
 REPO = Path(__file__).resolve().parents[1]
 SH = ["bash", "-c"]
@@ -229,6 +232,87 @@ def test_torch_distributed_job_gets_its_slurm_task_rank(tmp_path, monkeypatch):
     assert job() == 0
     assert (tmp_path / "train.log.rank5").read_text() == "gpu-node3 5 8 1\n"
     assert not (tmp_path / "train.log").exists()  # rank 0 alone writes the training log
+
+
+# --- stage 7's launcher ----------------------------------------------------------------------
+
+TRAIN = ["py", "-m", "espnet_smoe.bin.s2t_train"]
+
+
+def test_one_process_trains_with_the_gpus_it_is_given():
+    assert Launch(ngpu=0).command(["--config", "c.yaml"], python="py") == [*TRAIN, "--ngpu", "0", "--config", "c.yaml"]
+    assert Launch(ngpu=1).command(["--ngpu", "0"], python="py") == [*TRAIN, "--ngpu", "1", "--ngpu", "0"]  # the caller's last
+
+
+def test_gpus_of_one_node_train_data_parallel_through_torchrun():
+    assert Launch(ngpu=4).command(["--config", "c.yaml"], python="py") == [
+        "py", "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "4", "--standalone",
+        "-m", "espnet_smoe.bin.s2t_train", "--ngpu", "1", "--multiprocessing_distributed", "false",
+        "--dist_backend", "nccl", "--config", "c.yaml"]
+
+
+def test_each_local_node_starts_its_share_of_a_multi_node_run_on_cpu_with_gloo():
+    """(tests/test_distributed.py runs this command for two nodes on one machine)"""
+    launch = Launch(ngpu=0, num_nodes=2, node_rank=1, master_addr="node0", master_port=1234)
+    assert launch.command([], python="py") == [
+        "py", "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1", "--node_rank", "1",
+        "--master_addr", "node0", "--master_port", "1234", "-m", "espnet_smoe.bin.s2t_train", "--ngpu", "0",
+        "--multiprocessing_distributed", "false", "--dist_backend", "gloo"]
+    with pytest.raises(ValueError, match=r"on every node with --master_addr <node 0> --node_rank <0..2>"):
+        Launch(num_nodes=3)
+    with pytest.raises(ValueError, match="node_rank"):
+        Launch(num_nodes=2, node_rank=2, master_addr="node0")
+
+
+def test_local_training_output_goes_to_the_log_and_its_results_and_errors_to_the_terminal(tmp_path, capfd):
+    log = tmp_path / "exp/train.log"
+    log.parent.mkdir()
+    log.write_text("# earlier run\n")
+    status = run_logged(["bash", "-c", "echo 'loading data'; echo '1epoch results: loss=3.2'; "
+                                      "echo 'Traceback (most recent call last):' >&2; exit 3"], log)
+    assert status == 3
+    assert log.read_text() == ("# earlier run\nloading data\n1epoch results: loss=3.2\n"
+                               "Traceback (most recent call last):\n")
+    assert capfd.readouterr().out == "1epoch results: loss=3.2\nTraceback (most recent call last):\n"
+
+
+def test_cli_refuses_several_local_nodes_without_the_master(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        launch_train.main(["--log", str(tmp_path / "train.log"), "--num_nodes", "2", "--", "--config", "c.yaml"])
+    assert exit.value.code == 2 and "--master_addr <node 0>" in capsys.readouterr().err
+    assert not (tmp_path / "train.log").exists()
+
+
+def test_slurm_training_is_one_job_of_nodes_by_gpus(tmp_path, fake_slurm, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(jobs.Job, "__call__", lambda self: 0)  # no torch env outside Slurm
+    code = launch_train.main(["--log", "exp/train.log", "--ngpu", "4", "--num_nodes", "2", "--cmd_backend", "slurm",
+                              "--slurm_conf", str(slurm_conf(tmp_path)), "--slurm_args", "timeout_min=30",
+                              "--", "--config", "c.yaml"])
+    assert code == 0
+    (ex,) = fake_slurm
+    assert ex.params == {"name": "train", "slurm_partition": "cpu", "timeout_min": 30, "mem_gb": 4,
+                         "nodes": 2, "tasks_per_node": 4, "gpus_per_node": 4}
+    (job,) = ex.arrays[0]
+    assert job.torch_distributed and job.append and job.log == "exp/train.log"
+    assert job.cmd == [sys.executable, "-m", "espnet_smoe.bin.s2t_train", "--ngpu", "1",
+                       "--multiprocessing_distributed", "false", "--dist_backend", "nccl", "--config", "c.yaml"]
+
+
+def test_slurm_training_on_one_cpu_is_one_plain_task_whose_failure_is_reported(tmp_path, fake_slurm, monkeypatch,
+                                                                              capsys):
+    monkeypatch.chdir(tmp_path)
+
+    def fail(job):
+        raise RuntimeError("exit status 2: s2t_train")
+
+    monkeypatch.setattr(jobs.Job, "__call__", fail)
+    code = launch_train.main(["--log", "train.log", "--cmd_backend", "slurm", "--", "--config", "c.yaml"])
+    assert code == 1 and "1 of 1 Slurm jobs failed; job 1 (Slurm job 777_0, log train.log)" in capsys.readouterr().err
+    (ex,) = fake_slurm
+    assert ex.params == {"name": "train"}
+    (job,) = ex.arrays[0]
+    assert not job.torch_distributed and job.cmd[3:5] == ["--ngpu", "0"]
 
 
 def test_decode_py_reports_a_failed_job_with_its_log(tmp_path):

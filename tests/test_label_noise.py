@@ -1,6 +1,6 @@
-"""local/label_noise.py: the label-noise curves from stage 9's rows."""
+"""The label-noise curves from stage 9's rows (espnet_smoe/recipe/reports/label_noise.py,
+local/label_noise.py)."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -8,15 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from espnet_smoe.recipe.reports import label_noise
+from espnet_smoe.recipe.results import ScoreRow
+
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("label_noise", REPO / "local/label_noise.py")
-label_noise = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(label_noise)
 
 
-def row(routes, test_set, task, **scores):
+def row(routes, test_set, task, utterances=2, **scores):
+    """A row of results.json, as stage 9 writes it."""
     return dict(routes=routes, test_set=test_set, task=task, bandwidth=test_set.rsplit("_", 1)[1],
-                **scores)
+                utterances=utterances, **scores)
+
+
+def rows(*found):
+    return [ScoreRow.from_json(r) for r in found]
 
 
 ROWS = [
@@ -31,7 +36,7 @@ ROWS = [
 
 
 def test_the_curve_averages_sets_and_targets_per_bandwidth_and_level():
-    points = label_noise.curve(ROWS)
+    points = label_noise.curve(rows(*ROWS))
     assert list(points) == [0.0, 0.5, 1.0]
     assert points[0.0] == {"wer_nb": 65.0, "wer_wb": 50.0, "bleu_nb": 4.0}
     assert points[0.5] == {"wer_nb": 85.0, "bleu_nb": 1.0} and points[1.0] == {"wer_wb": 75.0}
@@ -39,7 +44,7 @@ def test_the_curve_averages_sets_and_targets_per_bandwidth_and_level():
 
 def test_results_without_flipped_decodes_are_an_error():
     with pytest.raises(ValueError, match="--bw_flips"):
-        label_noise.curve([r for r in ROWS if not r["routes"].startswith("flip")])
+        label_noise.curve(rows(*(r for r in ROWS if not r["routes"].startswith("flip"))))
 
 
 AUTO = [  # routed by detection: 1 of the 4 NB utterances against its label, no WB one
@@ -51,17 +56,17 @@ AUTO = [  # routed by detection: 1 of the 4 NB utterances against its label, no 
 
 
 def test_detection_routing_is_a_point_at_its_measured_mislabel_rate():
-    assert label_noise.detection(ROWS) == {}
-    assert label_noise.detection(ROWS + AUTO) == {
+    assert label_noise.detection(rows(*ROWS)) == {}
+    assert label_noise.detection(rows(*ROWS, *AUTO)) == {
         "wb": {"mislabelled": 0.0, "wer_wb": 50.0},
         "nb": {"mislabelled": 0.25, "wer_nb": 67.0, "bleu_nb": 2.0}}
-    assert 0.5 not in label_noise.curve(AUTO + ROWS[:1] + ROWS[-1:])  # not a noise level
+    assert 0.5 not in label_noise.curve(rows(*AUTO, ROWS[0], ROWS[-1]))  # not a noise level
 
 
 def test_the_report_has_a_table_and_a_plot_per_model(tmp_path):
     exp = tmp_path / "encdec_smoe_seed1"
     exp.mkdir()
-    (exp / "results.json").write_text(json.dumps({"results": ROWS + AUTO}))
+    (exp / "results.json").write_text(json.dumps({"decode_dir": "decode", "results": ROWS + AUTO}))
     subprocess.run([sys.executable, str(REPO / "local/label_noise.py"), "--exp", str(exp),
                     "--out", str(tmp_path / "out")], check=True, capture_output=True, cwd=REPO)
     report = (tmp_path / "out/label_noise.md").read_text()

@@ -2,14 +2,12 @@
 own bandwidth (labelled by utt2bw, rate or detection), and a corpus's utt2bw never ignored
 without a word."""
 
-import sys
-
 import numpy as np
 import soundfile as sf
 
 from espnet_smoe.audio.detect import detect
+from espnet_smoe.recipe.bandwidth_sets import BandwidthOptions, make_bandwidth_set, unused_utt2bw
 from espnet_smoe.recipe.datadir import read_table
-from test_datadir import load_script
 
 
 def noise(seconds: float, rate: int) -> np.ndarray:
@@ -32,41 +30,36 @@ def corpus(tmp_path, rates: dict, utt2bw: dict = None):
     return d
 
 
-def stage2(monkeypatch, src, dst, *args):
-    monkeypatch.setattr(sys, "argv", ["make_bandwidth", "--src", str(src), "--dst", str(dst), *args])
-    load_script("make_bandwidth").main()
-
-
-def test_simulated_nb_goes_through_a_call_by_default(tmp_path, monkeypatch):
+def test_simulated_nb_goes_through_a_call_by_default(tmp_path):
     src = corpus(tmp_path, {"spk-a": 16000, "spk-b": 16000})
-    stage2(monkeypatch, src, tmp_path / "nb", "--mode", "nb")
+    make_bandwidth_set(src, tmp_path / "nb", BandwidthOptions("nb"))
     channels = read_table(tmp_path / "nb/utt2channel")
     assert all(c.startswith("codec=") and "band=" in c and "noise=" in c for c in channels.values())
     for path in read_table(tmp_path / "nb/wav.scp").values():
         wav, rate = sf.read(path)
         assert rate == 16000 and detect(wav, rate) == "nb"
-    stage2(monkeypatch, src, tmp_path / "lp", "--mode", "nb", "--nb_channel", "lowpass", "--mulaw")
+    make_bandwidth_set(src, tmp_path / "lp", BandwidthOptions("nb", nb_channel="lowpass", mulaw=True))
     assert set(read_table(tmp_path / "lp/utt2channel").values()) == {"lowpass+mulaw"}
 
 
-def test_native_mode_keeps_each_recording_in_its_own_bandwidth(tmp_path, monkeypatch, capsys):
+def test_native_mode_keeps_each_recording_in_its_own_bandwidth(tmp_path):
     """Native test sets once became upsampled "wb" copies plus "nb" copies of every utterance;
     now one copy each, labelled by rate or by the corpus's utt2bw."""
     src = corpus(tmp_path, {"spk-a": 8000, "spk-b": 16000, "spk-c": 44100},
                  utt2bw={"spk-a": "nb", "spk-b": "nb", "spk-c": "wb"})
-    stage2(monkeypatch, src, tmp_path / "by_file", "--mode", "native")
+    by_file = make_bandwidth_set(src, tmp_path / "by_file", BandwidthOptions("native"))
+    assert by_file.disagree is None  # nothing to compare the file's labels with
     assert read_table(tmp_path / "by_file/utt2bw") == {"spk-a-nb": "nb", "spk-b-nb": "nb", "spk-c-wb": "wb"}
-    stage2(monkeypatch, src, tmp_path / "by_rate", "--mode", "native", "--labels", "rate")
+    by_rate = make_bandwidth_set(src, tmp_path / "by_rate", BandwidthOptions("native", labels="rate"))
     assert read_table(tmp_path / "by_rate/utt2bw") == {"spk-a-nb": "nb", "spk-b-wb": "wb", "spk-c-wb": "wb"}
     for path in read_table(tmp_path / "by_rate/wav.scp").values():
         assert sf.info(path).samplerate == 16000
-    assert read_table(tmp_path / "by_rate/bw_disagree") == {"spk-b": "rate=wb utt2bw=nb"}
-    assert "differ from" in capsys.readouterr().out
-    stage2(monkeypatch, src, tmp_path / "detected", "--mode", "native", "--labels", "detect")
+    assert read_table(tmp_path / "by_rate/bw_disagree") == by_rate.disagree == {"spk-b": "rate=wb utt2bw=nb"}
+    make_bandwidth_set(src, tmp_path / "detected", BandwidthOptions("native", labels="detect"))
     assert read_table(tmp_path / "detected/utt2bw") == read_table(tmp_path / "by_rate/utt2bw")
 
 
-def test_a_corpus_utt2bw_unused_by_a_simulated_mode_is_said(tmp_path, monkeypatch, capsys):
+def test_a_corpus_utt2bw_unused_by_a_simulated_mode_is_said(tmp_path):
     src = corpus(tmp_path, {"spk-a": 16000}, utt2bw={"spk-a": "nb"})
-    stage2(monkeypatch, src, tmp_path / "mix", "--mode", "split")
-    assert f"{src}/utt2bw is not used: --mode split" in capsys.readouterr().err
+    assert f"{src}/utt2bw is not used: --mode split" in unused_utt2bw(src, BandwidthOptions("split"))
+    assert unused_utt2bw(src, BandwidthOptions("native")) is None

@@ -1,16 +1,12 @@
-"""local/matrix_report.py: seeds a variant lacks, and each seed's difference from the baseline."""
+"""The experiment matrix's report (espnet_smoe/recipe/reports/matrix.py): seeds a variant lacks,
+each seed's difference from the baseline, and the decode conditions of some seeds."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "local"))
-spec = importlib.util.spec_from_file_location("matrix_report", REPO / "local/matrix_report.py")
-matrix_report = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(matrix_report)
+from espnet_smoe.recipe.reports import matrix as matrix_report
+from espnet_smoe.recipe.results import ScoreRow
 
 
 def test_a_variant_is_reported_over_the_seeds_it_was_run_with_and_says_which_it_lacks(tmp_path, capsys):
@@ -21,7 +17,7 @@ def test_a_variant_is_reported_over_the_seeds_it_was_run_with_and_says_which_it_
     assert capsys.readouterr().err == ""
     assert matrix_report.seeds_run(tmp_path, "dec_ffnx2", ["1", "2", "3"]) == ["1"]
     assert "dec_ffnx2: no scored run for seed(s) 2 3" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="learned_moe_seed"):
+    with pytest.raises(ValueError, match="learned_moe_seed"):
         matrix_report.seeds_run(tmp_path, "learned_moe", ["1"])
 
 
@@ -51,10 +47,14 @@ def test_the_seed_level_test_tells_a_steady_difference_from_one_that_flips_sign(
 def test_a_route_condition_of_some_seeds_is_compared_with_those_seeds_trained_routes():
     """Label noise decoded at seed 1 only once crashed the report of seeds 1-2 (KeyError)."""
     def rows(routes, wer_nb):
-        return [{"routes": routes, "bandwidth": "nb", "task": "asr", "wer": wer_nb}]
+        return (ScoreRow.from_json({"test_set": "test_nb", "task": "asr", "bandwidth": "nb", "routes": routes,
+                                    "utterances": 5, "wer": wer_nb}),)
 
-    runs = [{"seed": "1", "rows": rows("trained", 70.0) + rows("flip0.5", 75.0) + rows("swap_encoder", 80.0)},
-            {"seed": "2", "rows": rows("trained", 72.0) + rows("swap_encoder", 84.0)}]
+    def run(seed, *rows):
+        return matrix_report.SeedRun(seed, Path(f"exp/matrix/v_seed{seed}"), sum(rows, ()), Path("decode"), 60.0)
+
+    runs = [run("1", rows("trained", 70.0), rows("flip0.5", 75.0), rows("swap_encoder", 80.0)),
+            run("2", rows("trained", 72.0), rows("swap_encoder", 84.0))]
     found = matrix_report.ablation(runs)
     assert found["flip0.5"] == {"seeds": ["1"], "scores": {"wer_nb": {"mean": 75.0, "std": None}},
                                 "trained": {"wer_nb": {"mean": 70.0, "std": None}}}

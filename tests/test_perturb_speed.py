@@ -1,9 +1,7 @@
-"""Speed perturbation (local/perturb_speed.py): sox pipes that play each utterance f times as fast,
+"""Speed perturbation (espnet_smoe/recipe/speed_perturb.py): sox pipes that play each utterance f times as fast,
 every table carried over under Kaldi's ``sp<f>-`` ids, segments rescaled."""
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +9,9 @@ import pytest
 import soundfile as sf
 
 from espnet_smoe.recipe.datadir import iter_audio, read_table, write_table
+from espnet_smoe.recipe.speed_perturb import perturb_speed
 
-spec = importlib.util.spec_from_file_location("perturb_speed", Path(__file__).parents[1] / "local/perturb_speed.py")
-perturb_speed = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(perturb_speed)
 pytestmark = pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
-
-
-def perturb(monkeypatch, src: Path, dst: Path, *factors: str):
-    monkeypatch.setattr(sys, "argv", ["perturb_speed.py", "--src", str(src), "--dst", str(dst), "--factors", *factors])
-    perturb_speed.main()
 
 
 def make_dir(d: Path, segments: bool):
@@ -44,9 +35,9 @@ def make_dir(d: Path, segments: bool):
     return rate
 
 
-def test_each_factor_plays_the_audio_that_much_faster(tmp_path, monkeypatch):
+def test_each_factor_plays_the_audio_that_much_faster(tmp_path):
     rate = make_dir(tmp_path / "src", segments=False)
-    perturb(monkeypatch, tmp_path / "src", tmp_path / "sp", "0.9", "1.0", "1.1")
+    assert perturb_speed(tmp_path / "src", tmp_path / "sp", [0.9, 1.0, 1.1]) == 3
     audio = {utt: (wav, r) for utt, wav, r in iter_audio(tmp_path / "sp")}
     assert set(audio) == {"spk-a", "sp0.9-spk-a", "sp1.1-spk-a"}
     for utt, factor in (("spk-a", 1.0), ("sp0.9-spk-a", 0.9), ("sp1.1-spk-a", 1.1)):
@@ -62,11 +53,18 @@ def test_each_factor_plays_the_audio_that_much_faster(tmp_path, monkeypatch):
     assert not (sp / "utt2num_samples").exists()  # lengths change with the speed
 
 
-def test_segments_are_rescaled_with_their_recording(tmp_path, monkeypatch):
+def test_segments_are_rescaled_with_their_recording(tmp_path):
     rate = make_dir(tmp_path / "src", segments=True)
-    perturb(monkeypatch, tmp_path / "src", tmp_path / "sp", "0.8", "1.0")
+    perturb_speed(tmp_path / "src", tmp_path / "sp", [0.8, 1.0])
     segments = read_table(tmp_path / "sp/segments")
     assert segments["sp0.8-spk-b"] == "sp0.8-rec 1.250 2.500" and segments["spk-b"] == "rec 1.000 2.000"
     lengths = {utt: len(wav) for utt, wav, _ in iter_audio(tmp_path / "sp")}
     assert lengths["sp0.8-spk-a"] == pytest.approx(rate / 0.8, rel=0.01)
     assert lengths["sp0.8-spk-b"] == pytest.approx(rate / 0.8, rel=0.01)
+
+
+def test_factors_must_be_positive_and_distinct(tmp_path):
+    make_dir(tmp_path / "src", segments=False)
+    for factors in ([0.9, 0.9], [0.0, 1.0]):
+        with pytest.raises(ValueError, match="positive and distinct"):
+            perturb_speed(tmp_path / "src", tmp_path / "sp", factors)

@@ -3,7 +3,8 @@ smoke corpus with one utterance of each kind of bad data added after stage 1 (fa
 the recipe must leave out and report exactly those, and decode and score the rest.
 
 The recipe runs in a copy of its directory inside a temporary tree whose ``local/``, ``conf/``,
-``tools/`` and ``.venv`` point back to the repository, so nothing is written into the checkout.
+``tools/``, ``espnet_smoe/`` and ``.venv`` point back to the repository, so nothing is written
+into the checkout.
 """
 
 import json
@@ -32,9 +33,10 @@ TEST_FAULTS = {"backwards": "bad_segment", "afterend": "bad_segment", "overshoot
 
 
 def linked_tree(root: Path) -> Path:
-    """A repository tree at ``root`` whose local/, conf/, tools/ and .venv are the checkout's."""
+    """A repository tree at ``root`` whose local/, conf/, tools/, espnet_smoe/ (the recipe's
+    links into the package) and .venv are the checkout's."""
     root.mkdir(parents=True, exist_ok=True)
-    for name in ("local", "conf", "tools", ".venv"):
+    for name in ("local", "conf", "tools", "espnet_smoe", ".venv"):
         if (REPO / name).exists():
             (root / name).symlink_to(REPO / name)
     return root
@@ -329,6 +331,27 @@ def test_data_stage_is_idempotent(smoke_run):
     proc = subprocess.run(["./run.sh", "--size", "smoke", "--stage", "1", "--stop_stage", "1"],
                           cwd=recipe, capture_output=True, text=True)
     assert proc.returncode == 0 and "skipping" in proc.stdout
+
+
+def test_data_stages_skip_finished_steps_and_redo_those_whose_options_changed(smoke_run, tmp_path):
+    """Stages 2-6 again: every step is skipped and nothing rewritten. In a copy, stage 5 runs (its
+    command names another tree), is skipped the second time, and runs again for --batching mixed."""
+    recipe, _ = smoke_run
+    written = {p: p.stat().st_mtime_ns for d in ("data", "dump", "exp/s2t_stats_bbpe300")
+               for p in (recipe / d).rglob("*") if p.is_file()}
+    proc = run(recipe, "--stage", "2", "--stop_stage", "6")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    skipped = re.findall(r"Stage (\d): (\S+) up to date, skipped", proc.stdout)
+    assert [n for n, _ in skipped] == ["2"] * 6 + ["3"] * 6 + ["4"] + ["5"] * 2 + ["6"]
+    assert {p: p.stat().st_mtime_ns for p in written} == written
+
+    copy = linked_tree(tmp_path / "again") / RECIPE
+    shutil.copytree(recipe, copy, symlinks=True, ignore=shutil.ignore_patterns("exp", "*_mt"))
+    for batching, ran in (("interleaved", True), ("interleaved", False), ("mixed", True)):
+        proc = run(copy, "--stage", "5", "--stop_stage", "5", "--batching", batching)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert ("up to date, skipped" not in proc.stdout) == ran, proc.stdout
+        assert (copy / "dump/raw/train_mix_mt/utt2category").exists() == (batching == "interleaved")
 
 
 def test_missing_inputs_give_a_clear_error(smoke_run):

@@ -1,6 +1,7 @@
-"""Stage 9's metrics (``local/score.py``): normalisation, WER and CER on hand-counted examples."""
+"""Stage 9 (espnet_smoe/recipe/scoring.py, local/score.py): normalisation, WER and CER on
+hand-counted examples, the rows of each decode condition, RESULTS.md and the cascade."""
 
-import importlib.util
+import dataclasses
 import json
 import random
 import subprocess
@@ -11,9 +12,15 @@ from pathlib import Path
 import editdistance  # the scorer before jiwer (an espnet dependency): numbers must not change
 import pytest
 
-spec = importlib.util.spec_from_file_location("score", Path(__file__).parents[1] / "local/score.py")
-score = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(score)
+from espnet_smoe.audio.channel import Channel
+from espnet_smoe.recipe import scoring as score
+from espnet_smoe.recipe.cascade import cascade, translate
+from espnet_smoe.recipe.conditions import DecodeCondition, conditions
+from espnet_smoe.recipe.datadir import read_table
+from espnet_smoe.recipe.results_md import channel_table, environment, markdown
+from espnet_smoe.recipe.results import Results
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_normalize_lowercases_and_drops_punctuation():
@@ -54,20 +61,25 @@ def scored_set(tmp_path, hyps):
     return dump, decode
 
 
+def report(rows, decode, by_channel=()) -> str:
+    """RESULTS.md of ``rows`` without the environment block."""
+    return markdown(Results(str(decode), tuple(rows), tuple(by_channel)), "", env=[])
+
+
 def test_a_hypothesis_without_a_reference_is_an_error(tmp_path):
     """Extra hypotheses were once dropped without a word."""
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2", "u9 otra"])
-    with pytest.raises(SystemExit, match=r"1 hypotheses for utterances .* e\.g\. \['u9'\]"):
+    with pytest.raises(ValueError, match=r"1 hypotheses for utterances .* e\.g\. \['u9'\]"):
         score.score_set(dump, decode, "test_nb", "asr")
 
 
 def test_results_count_left_out_and_too_short_utterances(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
     (row,), _ = score.score_set(dump, decode, "test_nb", "asr")
-    assert (row["utterances"], row["skipped"], row["too_short"], row["wer"]) == (2, 1, 1, 50.0)
-    report = score.markdown([row], {}, decode)
-    assert "- test_nb asr: 1 utterances left out at data preparation" in report
-    assert "1 too short to decode" in report
+    assert (row.utterances, row.skipped, row.too_short, row.scores.wer) == (2, 1, 1, 50.0)
+    notes = report([row], decode)
+    assert "- test_nb asr: 1 utterances left out at data preparation" in notes
+    assert "1 too short to decode" in notes
 
 
 def test_a_native_bandwidth_set_is_scored_per_bandwidth(tmp_path):
@@ -75,9 +87,9 @@ def test_a_native_bandwidth_set_is_scored_per_bandwidth(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
     write(dump / "test_nb/utt2bw", ["u1 wb", "u2 nb"])
     rows, _ = score.score_set(dump, decode, "test_nb", "asr")
-    assert [(r["bandwidth"], r["utterances"], r["wer"], r["too_short"]) for r in rows] == [
+    assert [(r.bandwidth, r.utterances, r.scores.wer, r.too_short) for r in rows] == [
         ("wb", 1, 0.0, 0), ("nb", 1, 100.0, 1)]
-    assert "1 too short to decode" in score.markdown(rows, {}, decode)
+    assert "1 too short to decode" in report(rows, decode)
 
 
 def test_utterances_routed_against_their_labels_are_counted(tmp_path):
@@ -86,8 +98,8 @@ def test_utterances_routed_against_their_labels_are_counted(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
     write(decode / "test_nb/asr/bw_disagree", ["u1 auto=wb utt2bw=nb"])
     (row,), _ = score.score_set(dump, decode, "test_nb", "asr")
-    assert row["bw_disagree"] == 1
-    assert "1 routed otherwise than their utt2bw says" in score.markdown([row], {}, decode)
+    assert row.bw_disagree == 1
+    assert "1 routed otherwise than their utt2bw says" in report([row], decode)
 
 
 def test_routing_disagreements_are_counted_per_bandwidth(tmp_path):
@@ -98,44 +110,49 @@ def test_routing_disagreements_are_counted_per_bandwidth(tmp_path):
     write(dump / "test_nb/utt2bw", ["u1 wb", "u2 nb"])
     write(decode / "test_nb/asr/bw_disagree", ["u2 detected=wb utt2bw=nb"])
     rows, _ = score.score_set(dump, decode, "test_nb", "asr")
-    assert [(r["bandwidth"], r["bw_disagree"]) for r in rows] == [("wb", 0), ("nb", 1)]
-    assert "1 routed otherwise than their utt2bw says" in score.markdown(rows, {}, decode)
+    assert [(r.bandwidth, r.bw_disagree) for r in rows] == [("wb", 0), ("nb", 1)]
+    assert "1 routed otherwise than their utt2bw says" in report(rows, decode)
 
 
 def test_telephone_test_sets_are_also_scored_per_codec_and_noise(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
     write(dump / "test_nb/utt2channel", ["u1 codec=gsm band=300-3400 eq=1000:+1.0 peak=-3.0 noise=pink@25.0dB",
                                           "u2 codec=amr-nb@4.75 band=300-3400 eq=900:-2.0 peak=-9.0 noise=white@12.5dB"])
-    assert score.channel_groups(score.read_table(dump / "test_nb/utt2channel")) == {
+    assert score.channel_groups(read_table(dump / "test_nb/utt2channel")) == {
         "codec=amr-nb": ["u2"], "codec=gsm": ["u1"], "snr<20dB": ["u2"], "snr>=20dB": ["u1"]}
     rows = score.channel_rows(dump, decode, ["test_nb"], ["asr"])
-    assert [(r["group"], r["wer"]) for r in rows] == [
+    assert [(r.group, r.scores.wer) for r in rows] == [
         ("codec=amr-nb", 100.0), ("codec=gsm", 0.0), ("snr<20dB", 100.0), ("snr>=20dB", 0.0)]
-    assert "| test_nb | codec=gsm | 1 | 0.00 | 0.00 |  |  |  |" in score.channel_table(rows)  # BLEU, chrF, TER empty
+    assert "| test_nb | codec=gsm | 1 | 0.00 | 0.00 |  |  |  |" in channel_table(rows)  # BLEU, chrF, TER empty
 
 
-cascade_spec = importlib.util.spec_from_file_location("cascade", Path(__file__).parents[1] / "local/cascade.py")
-cascade = importlib.util.module_from_spec(cascade_spec)
-cascade_spec.loader.exec_module(cascade)
+def test_utt2channel_lines_read_back_as_the_calls_that_wrote_them():
+    """Stage 2 writes Channel.describe(); scoring reads it with Channel.parse, its one reader."""
+    for n in range(200):
+        call = Channel.draw(1, f"utt{n}")
+        line = call.describe()
+        found = Channel.parse(line)
+        assert found.describe() == line
+        assert found == (call if call.codec == "amr-nb" else dataclasses.replace(call, amr_mode=0))
+    assert [Channel.parse(line) for line in ("wb", "lowpass+mulaw", "native-nb")] == [None] * 3
 
 
-def test_the_cascade_translates_each_transcript_and_is_scored_as_translation(tmp_path, monkeypatch):
+def test_the_cascade_translates_each_transcript_and_is_scored_as_translation(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
     write(dump / "test_nb/text.eng", ["u1 HOLA", "u2 ADIÓS"])
-    monkeypatch.setattr(sys, "argv", ["cascade.py", "--decode_dir", str(decode), "--test_sets", "test_nb",
-                                      "--tgt_langs", "eng", "--mt", "tr a-z A-Z"])
-    cascade.main()
     out = decode / "test_nb/cascade_st_eng/1best_recog/text_nospecial"
+    assert list(cascade(decode, ["test_nb"], ["eng"], "tr a-z A-Z")) == [
+        f"test_nb: 2 transcripts -> tr a-z A-Z -> {out.parent}/text_nospecial"]
     assert out.read_text(encoding="utf-8").splitlines() == ["u1 HOLA", "u2 "]  # an empty transcript stays empty
     (row,), signatures = score.score_set(dump, decode, "test_nb", "cascade_st_eng")
-    assert row["task"] == "cascade_st_eng" and "bleu" in row and "wer" not in row and signatures
+    assert row.task == "cascade_st_eng" and row.scores.bleu is not None and row.scores.wer is None and signatures
 
 
 @pytest.mark.parametrize("command, error", [("head -n 1", "returned 1 lines for 2 sentences"),
                                             ("false", "failed")])
 def test_a_translator_that_loses_lines_or_fails_stops_the_cascade(command, error):
-    with pytest.raises(SystemExit, match=error):
-        cascade.translate(command, ["hola", "adiós"])
+    with pytest.raises(RuntimeError, match=error):
+        translate(command, ["hola", "adiós"])
 
 
 def test_translation_is_scored_against_every_reference_of_the_set(tmp_path):
@@ -145,10 +162,10 @@ def test_translation_is_scored_against_every_reference_of_the_set(tmp_path):
     write(dump / "test_nb/text.eng.1", ["u1 a cat sat upon a mat", "u2 good day to you all"])
     write(decode / "test_nb/st_eng/1best_recog/text_nospecial", ["u1 a cat sat upon a mat", "u2 good day to you all"])
     (one,), _ = score.score_set(dump, decode, "test_nb", "st_eng")
-    assert one["bleu"] == 100.0  # the second reference matches word for word
+    assert one.scores.bleu == 100.0  # the second reference matches word for word
     (tmp_path / "dump/test_nb/text.eng.1").unlink()
     (single,), _ = score.score_set(dump, decode, "test_nb", "st_eng")
-    assert single["bleu"] < 50
+    assert single.scores.bleu < 50
 
 
 def old_error_rate(refs, hyps, unit):
@@ -195,9 +212,10 @@ def test_jiwer_rates_equal_the_editdistance_rates_of_before():
 def test_asr_rows_carry_the_counts_behind_wer_and_cer(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])  # u2 "adiós" decoded empty
     (row,), _ = score.score_set(dump, decode, "test_nb", "asr")
-    assert {k: row[k] for k in row if k.startswith("wer")} == {
+    found = row.scores.to_json()
+    assert {k: v for k, v in found.items() if k.startswith("wer")} == {
         "wer": 50.0, "wer_hits": 1, "wer_sub": 0, "wer_del": 1, "wer_ins": 0, "wer_ref": 2, "wer_snt_err": 1}
-    assert {k: row[k] for k in row if k.startswith("cer")} == {  # "hola" 4 hits, "adiós" 5 deleted
+    assert {k: v for k, v in found.items() if k.startswith("cer")} == {  # "hola" 4 hits, "adiós" 5 deleted
         "cer": round(100 * 5 / 9, 2), "cer_hits": 4, "cer_sub": 0, "cer_del": 5, "cer_ins": 0, "cer_ref": 9,
         "cer_snt_err": 1}
 
@@ -208,41 +226,38 @@ def test_ter_counts_a_shifted_phrase_as_one_edit_against_every_reference(tmp_pat
     # u1: "on the mat" shifted to the front: 1 shift; u2: "morning" -> "day": 1 substitution
     write(decode / "test_nb/st_eng/1best_recog/text_nospecial", ["u1 on the mat the cat sat", "u2 good day"])
     (row,), signatures = score.score_set(dump, decode, "test_nb", "st_eng")
-    assert (row["ter"], row["ter_edits"], row["ter_ref"]) == (25.0, 2, 8)  # 2 edits / 8 reference words
+    assert (row.scores.ter, row.scores.ter_edits, row.scores.ter_ref) == (25.0, 2, 8)  # 2 edits / 8 reference words
     assert signatures["ter"].startswith("nrefs:1|case:lc|tok:tercom|")
     # a second reference that u2 matches word for word: TER takes the closest reference
     write(dump / "test_nb/text.eng.1", ["u1 a cat sat on a mat", "u2 good day"])
     (row,), signatures = score.score_set(dump, decode, "test_nb", "st_eng")
     # u1: 1 shift against the first reference (6 words, second: 3 edits); u2 0 edits;
     # the reference length is the references' average: (6 + 6) / 2 + (2 + 2) / 2
-    assert (row["ter"], row["ter_edits"], row["ter_ref"]) == (12.5, 1, 8)
+    assert (row.scores.ter, row.scores.ter_edits, row.scores.ter_ref) == (12.5, 1, 8)
     assert signatures["ter"].startswith("nrefs:2|") and signatures["bleu"].startswith("nrefs:2|")
 
 
 def test_environment_block_names_the_versions_and_the_git_hash(tmp_path, monkeypatch):
-    env = "\n".join(score.environment())
+    env = "\n".join(environment(REPO))
     assert env.startswith("## Environments\n- date: `")
     assert f"- python version: `{sys.version.replace(chr(10), ' ')}`" in env
     assert f"- espnet version: `espnet {metadata.version('espnet')}`" in env
     assert f"- pytorch version: `pytorch {metadata.version('torch')}`" in env
-    repo = Path(score.__file__).parent
-    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
     if head.returncode == 0:  # a git checkout (the recipe's and CI's case)
         assert f"- Git hash: `{head.stdout.strip()}`\n  - Commit date: `" in env
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    assert "- Git hash: `unknown`" in score.environment(tmp_path)  # not a git checkout
+    assert "- Git hash: `unknown`" in environment(tmp_path)  # not a git checkout
 
 
-def test_results_md_has_espnet_tables_beside_the_summary(tmp_path, monkeypatch):
+def test_results_md_has_espnet_tables_beside_the_summary(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
     write(dump / "test_nb/text.eng", ["u1 the cat sat on the mat", "u2 good morning"])
     write(decode / "test_nb/st_eng/1best_recog/text_nospecial", ["u1 on the mat the cat sat", "u2 good day"])
     write(decode / "test_nb/st_eng/too_short", ["u2 160"])
     out = tmp_path / "exp"
-    monkeypatch.setattr(sys, "argv", ["score.py", "--decode_dir", str(decode), "--dump", str(dump),
-                                      "--test_sets", "test_nb", "--tasks", "asr", "st_eng", "--out", str(out)])
-    score.main()
-    report = (out / "RESULTS.md").read_text(encoding="utf-8")
+    report = score.score_run(dump, decode, ["test_nb"], ["asr", "st_eng"], out, repo=REPO)
+    assert (out / "RESULTS.md").read_text(encoding="utf-8") == report
     assert report.startswith("<!-- Generated by local/score.py -->\n# RESULTS\n## Environments\n")
     assert f"## {decode}\n" in report and "| test set | bandwidth | task | routes |" in report
     # hola right, adiós deleted: Corr 50 Sub 0 Del 50 Ins 0 Err 50, 1 of 2 sentences wrong
@@ -267,11 +282,11 @@ def test_a_native_bandwidth_set_names_each_bandwidth_in_espnet_tables(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2"])
     write(dump / "test_nb/utt2bw", ["u1 wb", "u2 nb"])
     rows, _ = score.score_set(dump, decode, "test_nb", "asr")
-    rows += [dict(r, routes="swap_encoder") for r in rows[:1]]
-    report = score.markdown(rows, {}, decode, env=[])
-    assert "|test_nb/asr [wb]|1|1|100.0|0.0|0.0|0.0|0.0|0.0|" in report
-    assert "|test_nb/asr [nb]|1|1|0.0|0.0|100.0|0.0|100.0|100.0|" in report
-    assert "|swap_encoder/test_nb/asr|1|1|100.0|0.0|0.0|0.0|0.0|0.0|" in report
+    rows += [dataclasses.replace(r, condition=DecodeCondition.parse("swap_encoder")) for r in rows[:1]]
+    tables = report(rows, decode)
+    assert "|test_nb/asr [wb]|1|1|100.0|0.0|0.0|0.0|0.0|0.0|" in tables
+    assert "|test_nb/asr [nb]|1|1|0.0|0.0|100.0|0.0|100.0|100.0|" in tables
+    assert "|swap_encoder/test_nb/asr|1|1|100.0|0.0|0.0|0.0|0.0|0.0|" in tables
 
 
 def test_the_channel_table_shows_the_models_translation_not_the_cascades(tmp_path):
@@ -284,34 +299,44 @@ def test_the_channel_table_shows_the_models_translation_not_the_cascades(tmp_pat
     write(decode / "test_nb/cascade_st_eng/1best_recog/text_nospecial",
           ["u1 good morning to you all", "u2 see you later my friend"])
     rows = score.channel_rows(dump, decode, ["test_nb"], ["asr", "st_eng", "cascade_st_eng"])
-    assert {r["task"] for r in rows} == {"asr", "st_eng"}
-    gsm = [r for r in rows if r["group"] == "codec=gsm" and r["task"] == "st_eng"][0]
-    assert gsm["bleu"] < 10
-    line = [l for l in score.channel_table(rows) if "codec=gsm" in l][0]
-    assert f"| {gsm['bleu']:.2f} |" in line
+    assert {r.task for r in rows} == {"asr", "st_eng"}
+    gsm = [r for r in rows if r.group == "codec=gsm" and r.task == "st_eng"][0]
+    assert gsm.scores.bleu < 10
+    line = [l for l in channel_table(rows) if "codec=gsm" in l][0]
+    assert f"| {gsm.scores.bleu:.2f} |" in line
 
 
-def test_label_noise_decodes_are_scored_as_their_own_rows(tmp_path, monkeypatch):
-    """--bw_flips p scores <decode_dir>_flip<p> beside the trained decode, as rows flip<p>."""
+def test_label_noise_decodes_are_scored_as_their_own_rows(tmp_path):
+    """Condition flip<p> is scored from <decode_dir>_flip<p> beside the trained decode, as rows flip<p>."""
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2 adiós"])
     write(tmp_path / "decode_flip0.5/test_nb/asr/1best_recog/text_nospecial", ["u1 hola", "u2 no"])
-    monkeypatch.setattr(sys, "argv", ["score.py", "--decode_dir", str(decode), "--dump", str(dump),
-                                      "--test_sets", "test_nb", "--tasks", "asr",
-                                      "--out", str(tmp_path / "exp"), "--bw_flips", "0.5"])
-    score.main()
+    score.score_run(dump, decode, ["test_nb"], ["asr"], tmp_path / "exp", repo=REPO,
+                    conditions=conditions(bw_flips=["0.5"]))
     rows = json.loads((tmp_path / "exp/results.json").read_text())["results"]
     assert [(r["routes"], r["wer"]) for r in rows] == [("trained", 0.0), ("flip0.5", 50.0)]
     assert "|flip0.5/test_nb/asr|" in (tmp_path / "exp/RESULTS.md").read_text().replace(" ", "")
 
 
-def test_the_decode_routed_by_detection_is_scored_as_rows_auto(tmp_path, monkeypatch):
+def test_the_decode_routed_by_detection_is_scored_as_rows_auto(tmp_path):
     dump, decode = scored_set(tmp_path, ["u1 hola", "u2 adiós"])
     write(tmp_path / "decode_auto/test_nb/asr/1best_recog/text_nospecial", ["u1 hola", "u2 no"])
     write(tmp_path / "decode_auto/test_nb/asr/bw_disagree", ["u2 detected=wb utt2bw=nb"])
-    monkeypatch.setattr(sys, "argv", ["score.py", "--decode_dir", str(decode), "--dump", str(dump),
-                                      "--test_sets", "test_nb", "--tasks", "asr",
-                                      "--out", str(tmp_path / "exp"), "--bw_auto"])
-    score.main()
-    rows = json.loads((tmp_path / "exp/results.json").read_text())["results"]
-    assert [(r["routes"], r["wer"], r["bw_disagree"]) for r in rows] == [
-        ("trained", 0.0, None), ("auto", 50.0, 1)]
+    rows = score.score_decodes(dump, decode, ["test_nb"], ["asr"], conditions(bw_auto=True)).rows
+    assert [(r.routes, r.scores.wer, r.bw_disagree) for r in rows] == [("trained", 0.0, None), ("auto", 50.0, 1)]
+
+
+def test_the_command_line_scores_the_conditions_named_either_way(tmp_path):
+    """local/score.py: --conditions, or the recipe's --swap_routes / --bw_flips / --bw_auto."""
+    dump, decode = scored_set(tmp_path, ["u1 hola", "u2 adiós"])
+    for condition, hyps in (("swap_encoder", ["u1 no", "u2 no"]), ("flip0.1", ["u1 hola", "u2 no"]),
+                            ("auto", ["u1 hola", "u2 adiós"])):
+        write(tmp_path / f"decode_{condition}/test_nb/asr/1best_recog/text_nospecial", hyps)
+    common = [sys.executable, str(REPO / "local/score.py"), "--decode_dir", str(decode), "--dump", str(dump),
+              "--test_sets", "test_nb", "--tasks", "asr", "--out"]
+    for out, named in (("listed", ["--conditions", "trained", "swap_encoder", "flip0.1", "auto"]),
+                       ("options", ["--swap_routes", "encoder", "--bw_flips", "0.1", "--bw_auto"])):
+        subprocess.run([*common, str(tmp_path / out), *named], check=True, capture_output=True)
+    listed, options = (json.loads((tmp_path / out / "results.json").read_text()) for out in ("listed", "options"))
+    assert listed == options
+    assert [(r["routes"], r["wer"]) for r in listed["results"]] == [
+        ("trained", 0.0), ("swap_encoder", 100.0), ("flip0.1", 50.0), ("auto", 0.0)]

@@ -24,7 +24,7 @@ import hashlib
 import random
 import subprocess
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -89,6 +89,22 @@ class Channel:
         codec = f"{self.codec}@{AMR_KBPS[self.amr_mode]}" if self.codec == "amr-nb" else self.codec
         return (f"codec={codec} band={self.low_hz}-{self.high_hz} eq={self.eq_hz}:{self.eq_db:+}"
                 f" peak={self.peak_db} noise={self.noise}@{self.snr_db}dB")
+
+    @classmethod
+    def parse(cls, line: str) -> Optional["Channel"]:
+        """The call of a :meth:`describe` line (what stage 2 wrote to ``utt2channel``); None
+        for a line naming no call (``wb``, ``lowpass``, ``native-nb``, ...). Other codecs than
+        AMR-NB read as ``amr_mode`` 0, which their line leaves out."""
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if "codec" not in fields:
+            return None
+        codec, _, kbps = fields["codec"].partition("@")
+        low_hz, high_hz = fields["band"].split("-")
+        eq_hz, eq_db = fields["eq"].split(":")
+        noise, snr = fields["noise"].split("@")
+        return cls(codec=codec, amr_mode=AMR_KBPS.index(float(kbps)) if kbps else 0,
+                   low_hz=int(low_hz), high_hz=int(high_hz), eq_hz=int(eq_hz), eq_db=float(eq_db),
+                   peak_db=float(fields["peak"]), noise=noise, snr_db=float(snr.removesuffix("dB")))
 
     def effects(self) -> List[str]:
         """sox effects before the codec: band, colouring, level."""

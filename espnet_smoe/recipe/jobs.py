@@ -33,6 +33,7 @@ parameters, so submitit checks them::
 The command-line form is :mod:`espnet_smoe.bin.run_jobs`.
 """
 
+import argparse
 import dataclasses
 import logging
 import os
@@ -116,6 +117,22 @@ def slurm_parameters(conf: Optional[str], section: str, overrides: Sequence[str]
     return params
 
 
+def add_job_arguments(parser: argparse.ArgumentParser, section: str) -> None:
+    """The recipe's job options on a command line whose jobs are of kind ``section``."""
+    parser.add_argument("--cmd_backend", choices=BACKENDS, default="local",
+                        help="where the jobs run: this machine, or Slurm through submitit")
+    parser.add_argument("--slurm_conf", help=f"YAML of submitit parameters (its {section} section)")
+    parser.add_argument("--slurm_args", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="submitit parameters over the YAML's")
+
+
+def slurm_of(args: argparse.Namespace, section: str) -> Optional[dict]:
+    """The submitit parameters that :func:`add_job_arguments`' options give (None: local)."""
+    if args.cmd_backend != "slurm":
+        return None
+    return slurm_parameters(args.slurm_conf, section, args.slurm_args)
+
+
 def run_jobs(jobs: Sequence[Job], *, backend: str = "local", slurm: Optional[dict] = None,
              name: str = "jobs", threads: Optional[int] = None, nodes: int = 1,
              tasks_per_node: int = 1, poll: Optional[Callable[[], None]] = None,
@@ -136,7 +153,7 @@ def run_jobs(jobs: Sequence[Job], *, backend: str = "local", slurm: Optional[dic
     if backend == "local":
         if any(j.torch_distributed for j in jobs) or nodes * tasks_per_node > 1:
             raise ValueError("the local backend runs one process per job: start multi-process "
-                             "training with torchrun (s2t.sh stage 7 does)")
+                             "training with torchrun (espnet_smoe.recipe.launch does)")
         _run_local(jobs, threads, poll, poll_s)
     else:
         handles = submit_slurm(jobs, slurm or {}, name=name, nodes=nodes, tasks_per_node=tasks_per_node)

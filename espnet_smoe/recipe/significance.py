@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Is a variant's score different from the baseline's by more than chance? Paired bootstrap
 resampling over test utterances (Koehn, 2004), both systems scored on the same resamples.
 
@@ -17,7 +16,7 @@ seed s of the baseline) and ``groups`` names each one's utterance. An utterance'
 summed into one before resampling, so a resample draws utterances, each with all its seeds: the
 copies of one sentence are not counted as independent evidence.
 
-Usage (as a library of local/matrix_report.py):
+Usage (the matrix report's, :mod:`espnet_smoe.recipe.reports.matrix`):
     paired_error_rate(refs, base_hyps, variant_hyps, unit=words, groups=utterance_ids)
     paired_corpus_metric(refs, base_hyps, variant_hyps, "bleu", groups=utterance_ids)
 """
