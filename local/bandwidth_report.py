@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How often does ``espnet_smoe.audio.detect.detect`` get the bandwidth right, per condition?
-(the conditions: espnet_smoe/recipe/detection_report.py)
+(the conditions: espnet_smoe/recipe/reports/detection.py)
 
 Writes ``<out>/detection.{md,json}``: accuracy, the misses by utterance, and the distribution of
 the detector's evidence (high-band level, mirror correlation) per condition.
@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from espnet_smoe.recipe.detection_report import evaluate, markdown
+from espnet_smoe.recipe.reports.detection import evaluate, markdown
 
 
 def get_args():

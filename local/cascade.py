@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stage 9's cascade: the model's own transcripts through a text translator
-(espnet_smoe/recipe/cascade.py), written as task ``cascade_st_<tgt>`` beside the decodes, which
+(espnet_smoe/recipe/evaluation/cascade.py), written as task ``cascade_st_<tgt>`` beside the decodes, which
 score.py scores against the same references as ``st_<tgt>``.
 
 Usage:
@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from espnet_smoe.recipe.cascade import cascade
+from espnet_smoe.recipe.evaluation.cascade import cascade
 
 
 def get_args():

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stage 8: decode test sets for tasks under decode conditions with ``--nj`` parallel jobs
-(espnet_smoe/recipe/decode.py): ``<output_dir>/<set>/<task>`` as trained, and each other
+(espnet_smoe/recipe/evaluation/decode.py): ``<output_dir>/<set>/<task>`` as trained, and each other
 condition of ``--conditions`` (``swap_<stack>``, ``flip<p>``, ``auto``) beside it in
 ``<output_dir>_<condition>``. Options this script does not know (``--beam_size``, ...) go to
 every decoding call (espnet_smoe.bin.s2t_inference's options).
@@ -17,8 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from espnet_smoe.recipe.conditions import TRAINED, DecodeCondition
-from espnet_smoe.recipe.decode import DecodeFailed, DecodePlan, decode, decode_job
+from espnet_smoe.recipe.evaluation.conditions import TRAINED, DecodeCondition
+from espnet_smoe.recipe.evaluation.decode import DecodeFailed, DecodePlan, decode, decode_job
 from espnet_smoe.recipe.jobs import add_job_arguments
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stage 3: dump a 16 kHz data directory's audio to a kaldiio ark/scp, with shape files
-(espnet_smoe/recipe/dump.py).
+(espnet_smoe/recipe/data/dump.py).
 
 Usage:
     python local/dump_audio.py --src data/test_nb --dst dump/raw/test_nb
@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from espnet_smoe.audio.bandwidth import WB_RATE
-from espnet_smoe.recipe.dump import dump_audio
+from espnet_smoe.recipe.data.dump import dump_audio
 
 
 def get_args():

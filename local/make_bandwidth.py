@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stage 2: make the wideband / narrowband versions of a data directory, all stored at 16 kHz
-(espnet_smoe/recipe/bandwidth_sets.py describes the modes, channels and labels).
+(espnet_smoe/recipe/data/bandwidth_sets.py describes the modes, channels and labels).
 
 Usage:
     python local/make_bandwidth.py --src data/train --dst data/train_mix --mode split --seed 1
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from espnet_smoe.recipe.bandwidth_sets import (
+from espnet_smoe.recipe.data.bandwidth_sets import (
     LABELS, MODES, NB_CHANNELS, BandwidthOptions, make_bandwidth_set, unused_utt2bw,
 )
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stage 5: turn a dumped data directory into multitask examples with guiding tokens
-(espnet_smoe/recipe/multitask_data.py).
+(espnet_smoe/recipe/data/multitask_data.py).
 
 Usage:
     python local/make_multitask.py --src dump/raw/train_mix --dst dump/raw/train_mix_mt \
@@ -10,7 +10,7 @@ Usage:
 import argparse
 from pathlib import Path
 
-from espnet_smoe.recipe.multitask_data import BATCHING, make_multitask_set
+from espnet_smoe.recipe.data.multitask_data import BATCHING, make_multitask_set
 from espnet_smoe.text.multitask import utterance_id
 
 

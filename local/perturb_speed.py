@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Speed perturbation of a training data dir, as Kaldi's and ESPnet's recipes do it
-(espnet_smoe/recipe/speed_perturb.py): sox pipes in wav.scp, ids prefixed ``sp<f>-``.
+(espnet_smoe/recipe/data/speed_perturb.py): sox pipes in wav.scp, ids prefixed ``sp<f>-``.
 
 Usage:
     python local/perturb_speed.py --src data/train --dst data/train_sp --factors 0.9 1.0 1.1
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from espnet_smoe.recipe.speed_perturb import perturb_speed
+from espnet_smoe.recipe.data.speed_perturb import perturb_speed
 
 
 def get_args():

@@ -205,9 +205,9 @@ if todo 7; then
 fi
 
 inference_tag=decode_$(basename "${inference_config:-default}" .yaml)_$(basename ${inference_model} .pth)
-# the decode conditions (espnet_smoe/recipe/conditions.py), each in its own dir ${inference_tag}[_<label>]:
+# the decode conditions (espnet_smoe/recipe/evaluation/conditions.py), each in its own dir ${inference_tag}[_<label>]:
 # as trained, each --route_ablation stack swapped (swap_<stack>), each --bw_flips level (flip<p>), --bw_auto
-conditions=$(${python} -c "from espnet_smoe.recipe.conditions import conditions; print(' '.join(c.label \
+conditions=$(${python} -c "from espnet_smoe.recipe.evaluation.conditions import conditions; print(' '.join(c.label \
 for c in conditions('${route_ablation}'.split(), '${bw_flips}'.split(), '${bw_auto}' == 'true')))")
 
 if todo 8; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stage 9: score every decoded test set x task x decode condition; write RESULTS.md and
-results.json (espnet_smoe/recipe/scoring.py: the metrics; espnet_smoe/recipe/results.py: the
-rows; espnet_smoe/recipe/results_md.py: RESULTS.md in ESPnet's layout).
+results.json (espnet_smoe/recipe/evaluation/scoring.py: the metrics; espnet_smoe/recipe/evaluation/results.py: the
+rows; espnet_smoe/recipe/evaluation/results_md.py: RESULTS.md in ESPnet's layout).
 
 The conditions other than ``trained`` are scored from their own decode dirs beside
 ``--decode_dir`` (``<decode_dir>_swap_<stack>``, ``<decode_dir>_flip<p>``, ``<decode_dir>_auto``),
@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from espnet_smoe.recipe.conditions import DecodeCondition, conditions
-from espnet_smoe.recipe.scoring import score_run
+from espnet_smoe.recipe.evaluation.conditions import DecodeCondition, conditions
+from espnet_smoe.recipe.evaluation.scoring import score_run
 
 
 def get_args():

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stage 4: train the byte-level BPE tokenizer and write the ESPnet token list
-(espnet_smoe/recipe/token_list.py).
+(espnet_smoe/recipe/data/token_list.py).
 
 Usage:
     python local/train_bbpe.py --text dump/raw/train/text --text dump/raw/train/text.eng \
@@ -10,7 +10,7 @@ Usage:
 import argparse
 from pathlib import Path
 
-from espnet_smoe.recipe.token_list import write_token_list
+from espnet_smoe.recipe.data.token_list import write_token_list
 
 
 def get_args():

@@ -1,13 +1,13 @@
 """The contracts between stages 8, 9 and the reports: decode conditions
-(espnet_smoe/recipe/conditions.py) and results.json's rows (espnet_smoe/recipe/results.py)."""
+(espnet_smoe/recipe/evaluation/conditions.py) and results.json's rows (espnet_smoe/recipe/evaluation/results.py)."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from espnet_smoe.recipe.conditions import TRAINED, DecodeCondition, conditions
-from espnet_smoe.recipe.results import Results
+from espnet_smoe.recipe.evaluation.conditions import TRAINED, DecodeCondition, conditions
+from espnet_smoe.recipe.evaluation.results import Results
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet_smoe.recipe.bandwidth_sets import BandwidthOptions, make_bandwidth_set
+from espnet_smoe.recipe.data.bandwidth_sets import BandwidthOptions, make_bandwidth_set
 from espnet_smoe.recipe.datadir import DataDirError, check_data_dir, iter_audio, read_table
-from espnet_smoe.recipe.dump import dump_audio
+from espnet_smoe.recipe.data.dump import dump_audio
 
 RATE = 16000
 

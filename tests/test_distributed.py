@@ -1,5 +1,5 @@
 """Data-parallel training on CPU: two "nodes" of one process each, started on this machine by the
-commands stage 7's launcher (espnet_smoe/recipe/launch.py) gives each node of a local multi-node
+commands stage 7's launcher (espnet_smoe/recipe/training/launch.py) gives each node of a local multi-node
 run (``torchrun`` with a static rendezvous at node 0, the gloo backend), train the smoke model on
 single-task batches, and follow the same trajectory as one process given the same global batches.
 
@@ -48,7 +48,7 @@ import soundfile as sf
 import torch
 import yaml
 
-from espnet_smoe.recipe.launch import Launch
+from espnet_smoe.recipe.training.launch import Launch
 from tiny_corpus import TINY_CONFIG, write_tiny_corpus
 
 pytestmark = pytest.mark.slow

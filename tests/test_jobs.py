@@ -1,5 +1,5 @@
 """The job layer (espnet_smoe/recipe/jobs.py, CLI espnet_smoe.bin.run_jobs) that stages 6, 7 and 8 use,
-and stage 7's launcher over it (espnet_smoe/recipe/launch.py, CLI espnet_smoe.bin.launch_train).
+and stage 7's launcher over it (espnet_smoe/recipe/training/launch.py, CLI espnet_smoe.bin.launch_train).
 
 Local jobs run for real (tiny shell commands). Slurm is tested by replacing the submission
 layer, not with a fake cluster: a stand-in for ``submitit.AutoExecutor`` records what is
@@ -19,7 +19,7 @@ import yaml
 from espnet_smoe.bin import launch_train
 from espnet_smoe.bin import run_jobs as cli
 from espnet_smoe.recipe import jobs
-from espnet_smoe.recipe.launch import Launch, run_logged
+from espnet_smoe.recipe.training.launch import Launch, run_logged
 
 REPO = Path(__file__).resolve().parents[1]
 SH = ["bash", "-c"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from espnet_smoe.recipe.reports import label_noise
-from espnet_smoe.recipe.results import ScoreRow
+from espnet_smoe.recipe.evaluation.results import ScoreRow
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import numpy as np
 import soundfile as sf
 
 from espnet_smoe.audio.detect import detect
-from espnet_smoe.recipe.bandwidth_sets import BandwidthOptions, make_bandwidth_set, unused_utt2bw
+from espnet_smoe.recipe.data.bandwidth_sets import BandwidthOptions, make_bandwidth_set, unused_utt2bw
 from espnet_smoe.recipe.datadir import read_table
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from espnet_smoe.recipe.reports import matrix as matrix_report
-from espnet_smoe.recipe.results import ScoreRow
+from espnet_smoe.recipe.evaluation.results import ScoreRow
 
 
 def test_a_variant_is_reported_over_the_seeds_it_was_run_with_and_says_which_it_lacks(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Speed perturbation (espnet_smoe/recipe/speed_perturb.py): sox pipes that play each utterance f times as fast,
+"""Speed perturbation (espnet_smoe/recipe/data/speed_perturb.py): sox pipes that play each utterance f times as fast,
 every table carried over under Kaldi's ``sp<f>-`` ids, segments rescaled."""
 
 import shutil
@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from espnet_smoe.recipe.datadir import iter_audio, read_table, write_table
-from espnet_smoe.recipe.speed_perturb import perturb_speed
+from espnet_smoe.recipe.data.speed_perturb import perturb_speed
 
 pytestmark = pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
 

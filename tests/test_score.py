@@ -1,4 +1,4 @@
-"""Stage 9 (espnet_smoe/recipe/scoring.py, local/score.py): normalisation, WER and CER on
+"""Stage 9 (espnet_smoe/recipe/evaluation/scoring.py, local/score.py): normalisation, WER and CER on
 hand-counted examples, the rows of each decode condition, RESULTS.md and the cascade."""
 
 import dataclasses
@@ -13,12 +13,12 @@ import editdistance  # the scorer before jiwer (an espnet dependency): numbers m
 import pytest
 
 from espnet_smoe.audio.channel import Channel
-from espnet_smoe.recipe import scoring as score
-from espnet_smoe.recipe.cascade import cascade, translate
-from espnet_smoe.recipe.conditions import DecodeCondition, conditions
+from espnet_smoe.recipe.evaluation import scoring as score
+from espnet_smoe.recipe.evaluation.cascade import cascade, translate
+from espnet_smoe.recipe.evaluation.conditions import DecodeCondition, conditions
 from espnet_smoe.recipe.datadir import read_table
-from espnet_smoe.recipe.results_md import channel_table, environment, markdown
-from espnet_smoe.recipe.results import Results
+from espnet_smoe.recipe.evaluation.results_md import channel_table, environment, markdown
+from espnet_smoe.recipe.evaluation.results import Results
 
 REPO = Path(__file__).resolve().parents[1]
 

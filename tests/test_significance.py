@@ -1,11 +1,11 @@
-"""Paired bootstrap tests of a variant against the baseline (espnet_smoe/recipe/significance.py)."""
+"""Paired bootstrap tests of a variant against the baseline (espnet_smoe/recipe/evaluation/significance.py)."""
 
 import random
 
 import pytest
 
-from espnet_smoe.recipe.scoring import UNITS, cer, wer
-from espnet_smoe.recipe.significance import paired_corpus_metric, paired_error_rate
+from espnet_smoe.recipe.evaluation.scoring import UNITS, cer, wer
+from espnet_smoe.recipe.evaluation.significance import paired_corpus_metric, paired_error_rate
 
 WORDS = "el gato come pescado la casa es grande me gusta la música".split()
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stage 6: shape files and feature statistics of the training and validation examples, with
-``--nj`` jobs of ESPnet's collect_stats (:mod:`espnet_smoe.recipe.stats`). The arguments after
+``--nj`` jobs of ESPnet's collect_stats (:mod:`espnet_smoe.recipe.training.stats`). The arguments after
 ``--`` go to every job's ``espnet_smoe.bin.s2t_train --collect_stats true``.
 
 Usage:
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from espnet_smoe.recipe.jobs import JobsFailed, add_job_arguments, slurm_of
-from espnet_smoe.recipe.stats import collect_stats
+from espnet_smoe.recipe.training.stats import collect_stats
 
 
 def get_parser() -> argparse.ArgumentParser:

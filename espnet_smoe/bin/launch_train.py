@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Start one training run (stage 7) on this machine or on Slurm: one process, torchrun's
-data-parallel processes, or a Slurm job of nodes x tasks (:mod:`espnet_smoe.recipe.launch`).
+data-parallel processes, or a Slurm job of nodes x tasks (:mod:`espnet_smoe.recipe.training.launch`).
 The arguments after ``--`` go to ``espnet_smoe.bin.s2t_train``. Output is appended to ``--log``;
 locally its epoch results and errors are also shown. The exit status is the training's.
 
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from espnet_smoe.recipe.jobs import JobsFailed, add_job_arguments, slurm_of
-from espnet_smoe.recipe.launch import Launch, train
+from espnet_smoe.recipe.training.launch import Launch, train
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ deliberately takes the other expert (routing ablation). Input at another rate th
 (``--fs``) is resampled; speech is decoded at its own length (no 30 s padding).
 
 The options (:func:`get_parser`) are the command line of :mod:`espnet_smoe.bin.s2t_inference`
-and what the recipe's stage 8 (:mod:`espnet_smoe.recipe.decode`) passes, with the inference
+and what the recipe's stage 8 (:mod:`espnet_smoe.recipe.evaluation.decode`) passes, with the inference
 config's, to :func:`decode_data_dir` in its own process.
 """
 

@@ -153,7 +153,7 @@ def run_jobs(jobs: Sequence[Job], *, backend: str = "local", slurm: Optional[dic
     if backend == "local":
         if any(j.torch_distributed for j in jobs) or nodes * tasks_per_node > 1:
             raise ValueError("the local backend runs one process per job: start multi-process "
-                             "training with torchrun (espnet_smoe.recipe.launch does)")
+                             "training with torchrun (espnet_smoe.recipe.training.launch does)")
         _run_local(jobs, threads, poll, poll_s)
     else:
         handles = submit_slurm(jobs, slurm or {}, name=name, nodes=nodes, tasks_per_node=tasks_per_node)

@@ -13,8 +13,8 @@ from typing import List, NamedTuple, Sequence, Tuple
 import torch
 
 from espnet_smoe.audio.bandwidth import BANDWIDTHS
-from espnet_smoe.recipe.conditions import TRAINED
-from espnet_smoe.recipe.results import Results, ScoreRow
+from espnet_smoe.recipe.evaluation.conditions import TRAINED
+from espnet_smoe.recipe.evaluation.results import Results, ScoreRow
 from espnet_smoe.text.multitask import ASR, CASCADE
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 from espnet_smoe.audio.bandwidth import BANDWIDTHS
-from espnet_smoe.recipe.results import Results, ScoreRow
+from espnet_smoe.recipe.evaluation.results import Results, ScoreRow
 from espnet_smoe.text.multitask import ASR, CASCADE
 
 Curve = Dict[float, Dict[str, float]]  # p -> {"wer_nb": ..., "bleu_wb": ...}

@@ -12,7 +12,7 @@ where Base has 1-3); the seeds missing are named on stderr and each table row sa
    positive = better), total and active parameters, decoding real-time factor, training time;
    then CER and chrF the same way, the finer measures for models far from converged.
 2. Significance against ``base``: each difference with its paired-bootstrap p-value over the
-   test utterances, the seeds both have pooled (:mod:`espnet_smoe.recipe.significance`); then
+   test utterances, the seeds both have pooled (:mod:`espnet_smoe.recipe.evaluation.significance`); then
    each seed's difference on its own and a t-test of those against 0: whether it holds from
    training to training, not only on this test set.
 3. The routing ablation: the same scores with an S-MoE stack sent to the wrong expert (and the
@@ -29,12 +29,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from scipy.stats import ttest_1samp
 
-from espnet_smoe.recipe.conditions import TRAINED, DecodeCondition
+from espnet_smoe.recipe.evaluation.conditions import TRAINED, DecodeCondition
 from espnet_smoe.recipe.datadir import read_table
 from espnet_smoe.recipe.reports.compare_runs import epochs
-from espnet_smoe.recipe.results import Results, ScoreRow
-from espnet_smoe.recipe.scoring import UNITS
-from espnet_smoe.recipe.significance import paired_corpus_metric, paired_error_rate
+from espnet_smoe.recipe.evaluation.results import Results, ScoreRow
+from espnet_smoe.recipe.evaluation.scoring import UNITS
+from espnet_smoe.recipe.evaluation.significance import paired_corpus_metric, paired_error_rate
 from espnet_smoe.task.build import build_model, count
 from espnet_smoe.text.multitask import ASR, CASCADE, reference_file
 

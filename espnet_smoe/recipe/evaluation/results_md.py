@@ -14,8 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import List, Sequence
 
-from espnet_smoe.recipe.conditions import TRAINED
-from espnet_smoe.recipe.results import ChannelRow, Results, ScoreRow
+from espnet_smoe.recipe.evaluation.conditions import TRAINED
+from espnet_smoe.recipe.evaluation.results import ChannelRow, Results, ScoreRow
 
 METRICS = [("wer", "WER (%)"), ("cer", "CER (%)"), ("bleu", "BLEU"), ("chrf", "chrF"), ("ter", "TER")]
 

@@ -7,8 +7,8 @@ their signatures). CER and chrF credit partly right words, which WER and BLEU sc
 small model they show how close the output is. Each row also carries the decoding real-time
 factor (``timing.json`` of stage 8). A set with several references per translation
 (``text.<l>.1``, ...) is scored against all of them. ``cascade_st_<l>`` tasks
-(:mod:`espnet_smoe.recipe.cascade`) are scored like ``st_<l>``, for the trained routes only. Each
-decode condition (:mod:`espnet_smoe.recipe.conditions`) is scored from its own directory, as rows
+(:mod:`espnet_smoe.recipe.evaluation.cascade`) are scored like ``st_<l>``, for the trained routes only. Each
+decode condition (:mod:`espnet_smoe.recipe.evaluation.conditions`) is scored from its own directory, as rows
 whose ``routes`` is its label. A hypothesis missing for any reference utterance, or one for an
 utterance without a reference, is an error, never skipped. Each row counts the utterances stage 2
 left out of its set (``<dump>/<set>/skipped``: unusable audio, not scored), those too short to
@@ -26,10 +26,10 @@ import jiwer
 from sacrebleu.metrics import BLEU, CHRF, TER
 
 from espnet_smoe.audio.channel import Channel
-from espnet_smoe.recipe.conditions import TRAINED, DecodeCondition
+from espnet_smoe.recipe.evaluation.conditions import TRAINED, DecodeCondition
 from espnet_smoe.recipe.datadir import read_table
-from espnet_smoe.recipe.results_md import environment, markdown
-from espnet_smoe.recipe.results import ChannelRow, Results, ScoreRow, Scores
+from espnet_smoe.recipe.evaluation.results_md import environment, markdown
+from espnet_smoe.recipe.evaluation.results import ChannelRow, Results, ScoreRow, Scores
 from espnet_smoe.text.multitask import ASR, CASCADE, reference_file
 
 Signatures = Optional[Dict[str, str]]

@@ -1,7 +1,7 @@
 """Stage 8: decode test sets for tasks under each decode condition, with ``nj`` parallel jobs.
 
 Every data set is decoded for every task into ``<condition dir>/<set>/<task>`` (the condition's
-directory beside the as-trained decode dir: :mod:`espnet_smoe.recipe.conditions`). Per condition,
+directory beside the as-trained decode dir: :mod:`espnet_smoe.recipe.evaluation.conditions`). Per condition,
 each set's keys are split into ``nj`` parts; job n decodes part n of every set for every task with
 :func:`espnet_smoe.decoding.data_dir.decode_data_dir`, all in one process (one interpreter and
 one set of espnet2 imports per job, not per set and task; its log is
@@ -26,7 +26,7 @@ from typing import Dict, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 from espnet_smoe.recipe import jobs as job_layer
-from espnet_smoe.recipe.conditions import TRAINED, DecodeCondition
+from espnet_smoe.recipe.evaluation.conditions import TRAINED, DecodeCondition
 from espnet_smoe.recipe.datadir import read_table, write_table
 
 LOG_FORMAT = "%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"

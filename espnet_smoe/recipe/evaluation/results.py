@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
-from espnet_smoe.recipe.conditions import DecodeCondition
+from espnet_smoe.recipe.evaluation.conditions import DecodeCondition
 
 Value = Union[float, int, str]
 
