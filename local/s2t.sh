@@ -64,7 +64,10 @@ hf_upload=false              # stage 11: true uploads; false is a dry run that l
 
 . "${root}/local/parse_options.sh"
 python=python3
-[ -x "${root}/.venv/bin/python" ] && python="${root}/.venv/bin/python"
+if [ -x "${root}/.venv/bin/python" ]; then  # the project's environment first, as ESPnet's path.sh
+    python="${root}/.venv/bin/python"
+    export PATH="${root}/.venv/bin:${PATH}"  # also for commands such as --cascade_mt "python3 ..."
+fi
 
 [ -n "${src_lang}" ] || die "--src_lang is not set (run.sh sets it)"
 [ -n "${train_config}" ] || die "--train_config is not set"

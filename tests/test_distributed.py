@@ -58,10 +58,9 @@ FIELDS = [("wav.scp", "speech", "sound"), ("text", "text", "text"), ("text.ctc",
 NO_DROPOUT = {"dropout_rate": 0.0, "positional_dropout_rate": 0.0}
 
 
-def equal_length_corpus(root: Path) -> dict:
-    """The tiny corpus with every waveform cut to 0.5 s, ``utt2category`` (single-task batches,
-    as stage 5's interleaved batching writes), shape files, and a config without dropout that
-    trains one step per epoch."""
+def single_task_corpus(root: Path) -> dict:
+    """The tiny corpus with ``utt2category`` (single-task batches, as stage 5's interleaved
+    batching writes), shape files, and a config without dropout that trains one step per epoch."""
     corpus = write_tiny_corpus(root)
     data = corpus["data"]
     keys = [line.split()[0] for line in (data / "wav.scp").read_text().splitlines()]
@@ -100,7 +99,7 @@ def trajectory(exp: Path):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
-    corpus = equal_length_corpus(root)
+    corpus = single_task_corpus(root)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(k, None)

@@ -3,8 +3,7 @@ smoke corpus with one utterance of each kind of bad data added after stage 1 (fa
 the recipe must leave out and report exactly those, and decode and score the rest.
 
 The recipe runs in a copy of its directory inside a temporary tree whose ``local/``, ``conf/``,
-``tools/``, ``espnet_smoe/`` and ``.venv`` point back to the repository, so nothing is written
-into the checkout.
+``tools/`` and ``.venv`` point back to the repository, so nothing is written into the checkout.
 """
 
 import json
@@ -33,10 +32,9 @@ TEST_FAULTS = {"backwards": "bad_segment", "afterend": "bad_segment", "overshoot
 
 
 def linked_tree(root: Path) -> Path:
-    """A repository tree at ``root`` whose local/, conf/, tools/, espnet_smoe/ (the recipe's
-    links into the package) and .venv are the checkout's."""
+    """A repository tree at ``root`` whose local/, conf/, tools/ and .venv are the checkout's."""
     root.mkdir(parents=True, exist_ok=True)
-    for name in ("local", "conf", "tools", "espnet_smoe", ".venv"):
+    for name in ("local", "conf", "tools", ".venv"):
         if (REPO / name).exists():
             (root / name).symlink_to(REPO / name)
     return root

@@ -89,8 +89,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--infer_repeats", type=int, default=100,
                         help="repeats of the (cheap, noisy) encoder-forward measurements")
     parser.add_argument("--train_repeats", type=int, default=30,
-                        help="repeats of the training steps (at 7, a step's ratio moved by 0.03 "
-                             "between runs at mini scale on CPU)")
+                        help="repeats of the training steps (fewer make the ratios noisy: "
+                             "docs/performance.md)")
     parser.add_argument("--train_batch", type=int, default=16)
     parser.add_argument("--decode_utts", type=int, default=4, help="utterances per decoding run")
     parser.add_argument("--beam_size", type=int, default=5)
@@ -208,7 +208,7 @@ def interleaved(
     """Run the functions in turn, ``warmup + repeats`` times; each returns its seconds.
 
     Each timed run comes right after an untimed run of the same function: a run is faster
-    after its own model than after another (caches, allocator), by 1-2 % at mini scale, so
+    after its own model than after another (caches, allocator; docs/performance.md), so
     without this the order of the turns would bias the ratios.
     """
     times = {name: [] for name in fns}

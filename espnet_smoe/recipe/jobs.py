@@ -141,8 +141,8 @@ def run_jobs(jobs: Sequence[Job], *, backend: str = "local", slurm: Optional[dic
 
     ``threads``: ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` of each local job (on Slurm:
     ``cpus_per_task`` when set); by default several local jobs share this machine's CPUs
-    equally (each job's own default is all of them: two collect_stats jobs on two cores took
-    2.3 times as long), and a single job keeps its environment's. ``nodes``,
+    equally (each job's own default is all of them, which oversubscribes the cores: see
+    docs/performance.md), and a single job keeps its environment's. ``nodes``,
     ``tasks_per_node``: the Slurm tasks of each job (multi-node training; the local backend
     runs one process per job). ``poll`` is called every ``poll_s`` seconds while the jobs run
     (progress bars)."""

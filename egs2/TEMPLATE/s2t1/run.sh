@@ -6,7 +6,7 @@
 #   ./run.sh --help                            # every option, with this recipe's values
 #
 # Stage 1 runs local/data.sh; stages 2-10 (and 11, the opt-in Hub upload) are ../../../local/s2t.sh
-# (see its header). The corpus settings below are s2t.sh options too: any of them can be
+# (stages and options: docs/recipe.md, ./run.sh --help). The corpus settings below are s2t.sh options too: any of them can be
 # overridden on the command line.
 set -euo pipefail
 

@@ -12,7 +12,7 @@
 #   ./run.sh ...the corpus options... --stage 7 --stop_stage 9 --train_config conf/paper/base.yaml
 #
 # The corpus options (and --cv_tsv, --sph2pipe, --src_case, --tgt_case, --covost_durations) go
-# to local/data.sh; every other option to ../../../local/s2t.sh (see its header), after this
+# to local/data.sh; every other option to ../../../local/s2t.sh (stages and options: docs/recipe.md, ./run.sh --help), after this
 # recipe's defaults below, so that any of them can be overridden (the last value counts).
 set -euo pipefail
 

@@ -10,7 +10,7 @@
 #   ./run.sh --matrix mini           # the paper's comparison: every conf/mini variant, one report
 #
 # --size and --matrix are this corpus's own options; every other option goes to
-# ../../../local/s2t.sh (see its header for the stages and options), or with --matrix to
+# ../../../local/s2t.sh (stages and options: docs/recipe.md, ./run.sh --help), or with --matrix to
 # ../../../local/matrix.sh (--variants, --seeds).
 set -euo pipefail
 
@@ -18,7 +18,7 @@ size=default          # smoke | default | full
 seed=777              # corpus seed (sentence split, voices)
 matrix=""             # mini | paper: run the experiment matrix of conf/<matrix>/
 tgt_langs=eng         # translation targets: any of eng cat por (local/apertium.py)
-corpus_opts=""        # levers of the corpus (local/make_corpus.py; recipe README, "Levers")
+corpus_opts=""        # levers of the corpus (local/make_corpus.py; recipe README, "Corpus levers")
 help=false
 args=()
 while [ $# -gt 0 ]; do
@@ -58,7 +58,7 @@ Options of run.sh (mini_es_en):
   --matrix               '${matrix}'  mini | paper: every conf/<matrix>/ variant (--variants, --seeds)
   --tgt_langs            '${tgt_langs}'  translation targets, any of eng cat por (local/apertium.py)
   --train_size N, --ui_train N, --train_speakers N, --prosody speaker|utterance
-                         corpus levers (local/make_corpus.py; recipe README, "Levers")
+                         corpus levers (local/make_corpus.py; recipe README, "Corpus levers")
 EOF
     ../../../local/s2t.sh "${corpus[@]}" "${model[@]}" "${opts[@]}" "${args[@]}" --help
     exit 0

@@ -1,14 +1,9 @@
-#!/usr/bin/env python3
 """Apertium from Spanish into a target language named by its ISO 639-3 code.
 
 The one home of the language -> Apertium mode table: the mini_es_en corpus makes its
 machine-translated references through it, and stage 9's cascade (``--cascade_mt``) runs it as a
-command: ``egs2/mini_es_en/s2t1/local/apertium.py`` is a link to this file, run by whatever
-``python3`` is on PATH, so it imports the standard library only. Each mode comes from a Debian
+filter, ``egs2/mini_es_en/s2t1/local/apertium.py`` (:func:`main`). Each mode comes from a Debian
 package that tools/install_sysdeps.sh installs.
-
-Usage (a filter, one sentence per line):
-    echo "El archivo no existe." | python3 local/apertium.py cat
 """
 
 import subprocess
@@ -38,10 +33,11 @@ def translate(sents: List[str], tgt: str) -> List[str]:
     return [t.strip() for t in out]
 
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
+def main(argv: List[str], usage: str) -> None:
+    """``argv``: the target language; standard input to standard output, one sentence a line."""
+    if len(argv) != 1:
+        sys.exit(usage)
     try:
-        print("\n".join(translate(sys.stdin.read().rstrip("\n").split("\n"), sys.argv[1])))
+        print("\n".join(translate(sys.stdin.read().rstrip("\n").split("\n"), argv[0])))
     except ApertiumError as e:
         sys.exit(str(e))
