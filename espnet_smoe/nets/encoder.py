@@ -25,7 +25,7 @@ from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from typeguard import typechecked
 
 from espnet_smoe._imports import quiet_import
-from espnet_smoe.audio.bandwidth import route_labels
+from espnet_smoe.audio.bandwidth import route_labels as _route_labels
 from espnet_smoe.nets.route import active_route, reorder, unsort
 from espnet_smoe.nets.smoe_layer import moe_ffns
 
@@ -39,13 +39,25 @@ class _MoEEncoder:
 
     FFN_ATTRS: List[str] = []
 
-    def _make_moe(self, num_experts, smoe_layers, router, top_k, labels, shared_units):
-        self.route_labels = route_labels(labels)
+    @typechecked
+    def __init__(
+        self,
+        input_size: int,
+        num_experts: Optional[int] = None,
+        smoe_layers: Optional[List[int]] = None,
+        router: str = "supervised",
+        top_k: int = 1,
+        route_labels: Optional[List[str]] = None,
+        shared_units: int = 0,
+        **kwargs,
+    ):
+        super().__init__(input_size, **kwargs)
+        self.route_labels = _route_labels(route_labels)
         if num_experts is None:
             num_experts = len(self.route_labels)
-        if labels is not None and router == "supervised" and num_experts != len(labels):
-            raise ValueError(f"route_labels {list(labels)} name {len(labels)} classes, one per "
-                             f"expert, but num_experts is {num_experts}")
+        if route_labels is not None and router == "supervised" and num_experts != len(route_labels):
+            raise ValueError(f"route_labels {list(route_labels)} name {len(route_labels)} classes, "
+                             f"one per expert, but num_experts is {num_experts}")
         self.num_experts, self.routed = num_experts, router == "supervised"
         self.gates, self.smoe_layers = moe_ffns(
             self.encoders, self.FFN_ATTRS, num_experts, smoe_layers, router, top_k, "encoder",
@@ -92,21 +104,6 @@ class MoETransformerEncoder(_MoEEncoder, TransformerEncoder):
 
     FFN_ATTRS = ["feed_forward"]
 
-    @typechecked
-    def __init__(
-        self,
-        input_size: int,
-        num_experts: Optional[int] = None,
-        smoe_layers: Optional[List[int]] = None,
-        router: str = "supervised",
-        top_k: int = 1,
-        route_labels: Optional[List[str]] = None,
-        shared_units: int = 0,
-        **kwargs,
-    ):
-        super().__init__(input_size, **kwargs)
-        self._make_moe(num_experts, smoe_layers, router, top_k, route_labels, shared_units)
-
 
 class MoEConformerEncoder(_MoEEncoder, ConformerEncoder):
     """ESPnet's ``ConformerEncoder`` with MoE FFNs (both halves of the macaron pair).
@@ -115,18 +112,3 @@ class MoEConformerEncoder(_MoEEncoder, ConformerEncoder):
     """
 
     FFN_ATTRS = ["feed_forward", "feed_forward_macaron"]
-
-    @typechecked
-    def __init__(
-        self,
-        input_size: int,
-        num_experts: Optional[int] = None,
-        smoe_layers: Optional[List[int]] = None,
-        router: str = "supervised",
-        top_k: int = 1,
-        route_labels: Optional[List[str]] = None,
-        shared_units: int = 0,
-        **kwargs,
-    ):
-        super().__init__(input_size, **kwargs)
-        self._make_moe(num_experts, smoe_layers, router, top_k, route_labels, shared_units)
