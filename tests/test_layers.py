@@ -18,7 +18,8 @@ def test_lower_layers_never_import_higher_ones_and_siblings_form_no_cycle():
 
 
 def test_tests_import_the_package_not_scripts_by_path():
-    loose = re.compile(r"sys\.path\.(insert|append)\(|spec_from_file_location\(")
+    # importlib's loader by file name, spelled in two pieces so that this file does not match
+    loose = re.compile(r"sys\.path\.(insert|append)\(|spec_from_" r"file_location\(")
     offenders = [f"{path.name}:{n}" for path in sorted(Path(__file__).parent.glob("*.py"))
                  if path != Path(__file__)
                  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
