@@ -5,7 +5,7 @@
 # Apertium translations), so the whole recipe runs with no download and no GPU:
 #
 #   ./run.sh                         # every stage, default size
-#   ./run.sh --size smoke            # ~30 utterances, all stages in minutes (the tests run this)
+#   ./run.sh --size smoke            # 45 utterances, all stages in minutes (the tests run this)
 #   ./run.sh --stage 7 --stop_stage 9 --train_config conf/mini/base.yaml
 #   ./run.sh --matrix mini           # the paper's comparison: every conf/mini variant, one report
 #
