@@ -19,7 +19,7 @@ from pathlib import Path
 
 from espnet_smoe.recipe.evaluation.conditions import TRAINED, DecodeCondition
 from espnet_smoe.recipe.evaluation.decode import DecodeFailed, DecodePlan, decode, decode_job
-from espnet_smoe.recipe.jobs import add_job_arguments
+from espnet_smoe.recipe.jobs import add_job_arguments, slurm_of
 
 
 def get_args():
@@ -46,7 +46,7 @@ def main():
     plan = DecodePlan(tuple(args.data), tuple(args.task_sym), args.output_dir, args.lang_sym,
                       args.s2t_train_config, args.s2t_model_file, tuple(args.conditions), nj=args.nj,
                       ngpu=args.ngpu, config=args.config, inference_args=tuple(inference_args),
-                      backend=args.cmd_backend, slurm_conf=args.slurm_conf, slurm_args=tuple(args.slurm_args))
+                      slurm=slurm_of(args, "decode"))
     try:
         if args.job is not None:
             decode_job(plan, args.job)

@@ -21,7 +21,7 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
@@ -40,7 +40,8 @@ class DecodeFailed(RuntimeError):
 class DecodePlan:
     """What stage 8 decodes, and how. ``output_dir``: the as-trained decode dir; ``config``: an
     inference YAML and ``inference_args`` further options, both for every decoding call (after the
-    condition's own); ``slurm_conf``, ``slurm_args``: the job layer's submitit parameters."""
+    condition's own); ``slurm``: the job layer's submitit parameters of the ``decode`` section
+    (:func:`espnet_smoe.recipe.jobs.slurm_of`), None to run on this machine."""
 
     data: Tuple[Path, ...]
     task_syms: Tuple[str, ...]
@@ -53,9 +54,11 @@ class DecodePlan:
     ngpu: int = 0
     config: Optional[str] = None
     inference_args: Tuple[str, ...] = ()
-    backend: str = "local"
-    slurm_conf: Optional[str] = None
-    slurm_args: Tuple[str, ...] = ()
+    slurm: Optional[Mapping] = None
+
+    @property
+    def backend(self) -> str:
+        return "local" if self.slurm is None else "slurm"
 
     def task_dir(self, condition: DecodeCondition, data: Path, task: str) -> Path:
         return condition.directory(self.output_dir) / data.name / task.strip("<>")
@@ -150,11 +153,8 @@ def _run_jobs(plan: DecodePlan, condition: DecodeCondition, nj: int, total: int,
     threads equally; one progress bar covers them all."""
     jobs = [job_layer.Job([*relaunch, "--conditions", condition.label, "--job", str(n)],
                           str(plan.log(condition, n)), os.getcwd()) for n in range(1, nj + 1)]
-    slurm = None
-    if plan.backend == "slurm":
-        slurm = job_layer.slurm_parameters(plan.slurm_conf, "decode", plan.slurm_args)
-        if plan.ngpu > 0:
-            slurm.setdefault("gpus_per_node", plan.ngpu)
+    slurm = None if plan.slurm is None else {
+        **({"gpus_per_node": plan.ngpu} if plan.ngpu > 0 else {}), **plan.slurm}
     scores = [plan.task_dir(condition, data, task) / "logs" / f"output.{n}" / "1best_recog" / "score"
               for data in plan.data for task in plan.task_syms for n in range(1, nj + 1)]
 
